@@ -1,0 +1,322 @@
+"""The `envforge` command line: thin commands over the domain modules.
+
+Domain modules are imported inside each command so that `envforge --help` stays fast.
+Every EnvforgeError becomes one message on stderr and its exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from envforge.loader import LoadedProject
+    from envforge.plan import BuildOptions, Plan
+
+app = typer.Typer(
+    name="envforge",
+    help="Turn a uv project (pyproject.toml + uv.lock) into a small, reproducible container image.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def handled(func: F) -> F:
+    """Report EnvforgeError as 'error: ...' plus its hint, and exit with its code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from envforge.errors import EnvforgeError
+
+        try:
+            return func(*args, **kwargs)
+        except EnvforgeError as exc:
+            _err(f"error: {exc.message}")
+            for line in getattr(exc, "log_tail", []) or []:
+                _err(f"  | {line}")
+            if exc.hint:
+                _err(f"hint: {exc.hint}")
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+PathArg = Annotated[Path, typer.Argument(help="The project folder (with pyproject.toml and uv.lock).")]
+PythonOpt = Annotated[str | None, typer.Option("--python", help="Python major.minor for the image.")]
+BaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-image",
+        envvar="ENVFORGE_BASE_IMAGE",
+        help="Use this base image (a local name, or a private registry's) instead of the catalog's.",
+    ),
+]
+MirrorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--registry-mirror",
+        envvar="ENVFORGE_REGISTRY_MIRROR",
+        help="Pull catalog images through this registry (host[/prefix]), keeping their digests.",
+    ),
+]
+UvImageOpt = Annotated[
+    str | None,
+    typer.Option("--uv-image", envvar="ENVFORGE_UV_IMAGE", help="Take uv from this image instead."),
+]
+UvSourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--uv-source",
+        envvar="ENVFORGE_UV_SOURCE",
+        help="Where the builder gets uv: 'image' (ghcr.io/astral-sh/uv) or 'pip' (PyPI).",
+    ),
+]
+ExtraOpt = Annotated[list[str] | None, typer.Option("--extra", help="Include this extra (repeatable).")]
+AllExtrasOpt = Annotated[bool, typer.Option("--all-extras", help="Include every extra.")]
+GroupOpt = Annotated[
+    list[str] | None, typer.Option("--group", help="Include this dependency group (repeatable).")
+]
+CaOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-bundle",
+        envvar="ENVFORGE_CA_BUNDLE",
+        help="PEM bundle to trust in the builder stages (TLS-intercepting proxies); never in the image.",
+    ),
+]
+
+
+def _options(
+    python: str | None,
+    base_image: str | None,
+    registry_mirror: str | None,
+    uv_image: str | None,
+    uv_source: str | None,
+    extra: list[str] | None,
+    all_extras: bool,
+    group: list[str] | None,
+    ca_bundle: Path | None,
+) -> BuildOptions:
+    from envforge.errors import InputError
+    from envforge.plan import BuildOptions
+    from envforge.settings import UV_SOURCES
+
+    if uv_source is not None and uv_source not in UV_SOURCES:
+        raise InputError(f"Invalid --uv-source {uv_source!r}", hint=f"Use one of: {', '.join(UV_SOURCES)}.")
+    if python is not None and not python.count(".") == 1:
+        raise InputError(f"Invalid --python {python!r}", hint="Give major.minor, such as 3.11.")
+    if ca_bundle is not None:
+        _read_ca(ca_bundle)
+    return BuildOptions(
+        python=python,
+        base_image=base_image or None,
+        registry_mirror=registry_mirror or None,
+        uv_image=uv_image or None,
+        uv_source=uv_source,
+        extras=tuple(extra or ()),
+        all_extras=all_extras,
+        groups=tuple(group or ()),
+        ca_bundle=ca_bundle is not None,
+    )
+
+
+def _read_ca(path: Path) -> str:
+    from envforge.errors import InputError
+
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"Cannot read the CA bundle '{path}' ({exc})") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise InputError(
+            f"'{path}' holds no PEM certificate", hint="Pass a PEM file (-----BEGIN CERTIFICATE-----)."
+        )
+    return text
+
+
+def _plan(path: Path, options: BuildOptions, *, check_lock: bool = True) -> tuple[LoadedProject, Plan]:
+    from envforge.catalog import load_catalog
+    from envforge.loader import load_project
+    from envforge.plan import make_plan
+
+    loaded = load_project(path, check_lock=check_lock)
+    return loaded, make_plan(loaded.project, loaded.lock, loaded.facts, load_catalog(), options)
+
+
+def _rendered(plan: Plan) -> dict[str, str]:
+    from envforge.render import render_dockerfile, render_dockerignore
+
+    return {"Dockerfile": render_dockerfile(plan), ".dockerignore": render_dockerignore(plan)}
+
+
+@app.command()
+@handled
+def dockerize(
+    path: PathArg = Path("."),
+    stdout: Annotated[bool, typer.Option("--stdout", help="Print the Dockerfile instead of writing files.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace files you wrote or edited.")] = False,
+    python: PythonOpt = None,
+    base_image: BaseOpt = None,
+    registry_mirror: MirrorOpt = None,
+    uv_image: UvImageOpt = None,
+    uv_source: UvSourceOpt = None,
+    extra: ExtraOpt = None,
+    all_extras: AllExtrasOpt = False,
+    group: GroupOpt = None,
+    ca_bundle: CaOpt = None,
+) -> None:
+    """Write a multi-stage Dockerfile and a .dockerignore beside pyproject.toml."""
+    from envforge.outputs import write_outputs
+
+    options = _options(python, base_image, registry_mirror, uv_image, uv_source, extra, all_extras, group, ca_bundle)
+    loaded, plan = _plan(path, options)
+    files = _rendered(plan)
+    if stdout:
+        typer.echo(files["Dockerfile"], nl=False)
+        return
+    for written in write_outputs(loaded.root, files, force=force):
+        typer.echo(f"{written.action:<9} {loaded.root / written.name}")
+    typer.echo(f"base      {plan.base_ref} (Python {plan.python})")
+    typer.echo(f"next      envforge build {path}")
+
+
+@app.command()
+@handled
+def plan(
+    path: PathArg = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    python: PythonOpt = None,
+    base_image: BaseOpt = None,
+    registry_mirror: MirrorOpt = None,
+    uv_image: UvImageOpt = None,
+    uv_source: UvSourceOpt = None,
+    extra: ExtraOpt = None,
+    all_extras: AllExtrasOpt = False,
+    group: GroupOpt = None,
+    ca_bundle: CaOpt = None,
+) -> None:
+    """Print every decision behind the image, with its reason."""
+    from envforge.report import plan_json, plan_text
+
+    options = _options(python, base_image, registry_mirror, uv_image, uv_source, extra, all_extras, group, ca_bundle)
+    loaded, the_plan = _plan(path, options)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(plan_json(the_plan, loaded.freshness), indent=2))
+    else:
+        typer.echo(plan_text(the_plan, loaded.freshness, str(path)), nl=False)
+
+
+@app.command()
+@handled
+def build(
+    path: PathArg = Path("."),
+    tag: Annotated[str | None, typer.Option("--tag", "-t", help="Image tag (default: name:version).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Build every layer afresh.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace a Dockerfile you edited.")] = False,
+    python: PythonOpt = None,
+    base_image: BaseOpt = None,
+    registry_mirror: MirrorOpt = None,
+    uv_image: UvImageOpt = None,
+    uv_source: UvSourceOpt = None,
+    extra: ExtraOpt = None,
+    all_extras: AllExtrasOpt = False,
+    group: GroupOpt = None,
+    ca_bundle: CaOpt = None,
+) -> None:
+    """Build the image through the Docker engine, with the build log streamed live.
+
+    Writes the Dockerfile and .dockerignore first when they are missing or still
+    envforge's; a Dockerfile you edited is built as it is.
+    """
+    from envforge import engine
+    from envforge.loader import git_revision
+    from envforge.outputs import classify, write_outputs
+    from envforge.plan import CA_IN_CONTEXT
+
+    options = _options(python, base_image, registry_mirror, uv_image, uv_source, extra, all_extras, group, ca_bundle)
+    loaded, the_plan = _plan(path, options)
+    files = _rendered(the_plan)
+    ours = {n: t for n, t in files.items() if force or classify(loaded.root / n, t) != "conflict"}
+    for written in write_outputs(loaded.root, ours, force=force):
+        if written.action != "unchanged":
+            typer.echo(f"{written.action:<9} {loaded.root / written.name}")
+    for name in sorted(set(files) - set(ours)):
+        typer.echo(f"using     {loaded.root / name} as you edited it (envforge's flags do not change it)")
+
+    client = engine.connect()
+    image_tag = tag or the_plan.default_tag
+    extra_files = {CA_IN_CONTEXT: _read_ca(ca_bundle)} if ca_bundle is not None else {}
+    revision = git_revision(loaded.root) or ""
+    built = engine.build_image(
+        client,
+        loaded.root,
+        image_tag,
+        buildargs={the_plan.revision_arg: revision},
+        extra_files=extra_files,
+        nocache=no_cache,
+    )
+    typer.echo(f"built     {built.tag}")
+    typer.echo(f"id        {built.id}")
+    typer.echo(f"size      {built.size / 1e6:.1f} MB")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@handled
+def run(
+    ctx: typer.Context,
+    target: Annotated[
+        str, typer.Argument(help="A project folder (runs its default tag) or an image.")
+    ] = ".",
+    env: Annotated[list[str] | None, typer.Option("-e", "--env", help="KEY=VALUE, or KEY from this shell.")] = None,
+    volume: Annotated[list[str] | None, typer.Option("-v", "--volume", help="HOST:CONTAINER[:ro].")] = None,
+    publish: Annotated[list[str] | None, typer.Option("-p", "--publish", help="[IP:][HOST:]CONTAINER.")] = None,
+    workdir: Annotated[str | None, typer.Option("--workdir", "-w", help="Working folder inside.")] = None,
+    entrypoint: Annotated[str | None, typer.Option("--entrypoint", help="Run this instead of the image's command.")] = None,
+    tty: Annotated[bool | None, typer.Option("--tty/--no-tty", help="Interactive TTY (default: when attached to one).")] = None,
+) -> None:
+    """Run the image: output streamed, exit code returned, container removed.
+
+    Arguments after `--` go to the image's command: envforge run PATH -- --seed 1
+    """
+    import os
+    import shlex
+
+    from envforge import engine
+    from envforge.runargs import parse_env, parse_ports, parse_volumes
+
+    image = target
+    if Path(target).is_dir():
+        _, the_plan = _plan(Path(target), _options(None, None, None, None, None, None, False, None, None), check_lock=False)
+        image = the_plan.default_tag
+    spec = engine.RunSpec(
+        image=image,
+        args=list(ctx.args),
+        env=parse_env(env or [], os.environ),
+        volumes=parse_volumes(volume or []),
+        ports=parse_ports(publish or []),  # type: ignore[arg-type]
+        workdir=workdir,
+        entrypoint=shlex.split(entrypoint) if entrypoint else None,
+        tty=tty if tty is not None else (sys.stdin.isatty() and sys.stdout.isatty()),
+    )
+    client = engine.connect()
+    engine.get_image(client, image)
+    raise typer.Exit(engine.run_container(client, spec))
+
+
+def main() -> None:
+    app(prog_name="envforge")

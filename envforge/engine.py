@@ -1,0 +1,241 @@
+"""The Docker engine, through the Docker SDK for Python: the only module that talks to it.
+
+It builds with the classic builder (the one the SDK drives), streams logs as they come,
+and runs containers with their output streamed and their exit code returned.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from envforge.errors import BuildError, DockerUnavailableError, ImageNotFoundError
+
+if TYPE_CHECKING:
+    import docker
+
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+_STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+TAIL_LINES = 25
+
+
+def docker_host() -> str:
+    return os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+
+
+def connect() -> docker.DockerClient:
+    """A client for the engine that DOCKER_HOST names (or the default socket), checked by a ping."""
+    import docker
+    import docker.errors
+
+    where = docker_host()
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise DockerUnavailableError(f"{where} (DOCKER_HOST)", _reason(exc)) from None
+    except Exception as exc:  # requests' connection errors when the socket answers garbage
+        raise DockerUnavailableError(f"{where} (DOCKER_HOST)", _reason(exc)) from None
+    return client
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    for needle, short in (
+        ("No such file or directory", "the socket does not exist (is dockerd running?)"),
+        ("Permission denied", "permission denied on the socket (add your user to the docker group)"),
+        ("Connection refused", "connection refused"),
+    ):
+        if needle in text:
+            return short
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    id: str
+    tag: str
+    size: int
+
+
+@dataclass
+class _BuildProgress:
+    step: str | None = None
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+
+
+def build_context(root: Path, extra_files: Mapping[str, str]) -> IO[bytes]:
+    """The build context as the docker CLI sends it: .dockerignore honoured, plus extra files."""
+    from docker.utils import build as dbuild
+
+    exclude: list[str] = []
+    ignore = root / ".dockerignore"
+    if ignore.is_file():
+        lines = (line.strip() for line in ignore.read_text("utf-8").splitlines())
+        exclude = [line for line in lines if line and not line.startswith("#")]
+    files = sorted(dbuild.exclude_paths(str(root), exclude, dockerfile="Dockerfile"))
+    files = [f for f in files if f not in extra_files]
+    archive: IO[bytes] = dbuild.create_archive(
+        root=str(root), files=files, extra_files=list(extra_files.items())
+    )
+    return archive
+
+
+def build_image(
+    client: docker.DockerClient,
+    root: Path,
+    tag: str,
+    *,
+    buildargs: Mapping[str, str] | None = None,
+    extra_files: Mapping[str, str] | None = None,
+    nocache: bool = False,
+    out: Callable[[str], None] = lambda line: print(line, flush=True),
+) -> BuiltImage:
+    """Build root/Dockerfile with the classic builder, streaming each log line to `out`."""
+    import docker.errors
+
+    context = build_context(root, extra_files or {})
+    progress = _BuildProgress()
+    image_id: str | None = None
+    try:
+        stream = client.api.build(
+            fileobj=context,
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            nocache=nocache,
+            buildargs=dict(buildargs or {}),
+            decode=True,
+        )
+        for chunk in stream:
+            image_id = _consume(chunk, progress, out) or image_id
+    except docker.errors.APIError as exc:
+        raise BuildError(progress.step, _api_message(exc), list(progress.tail)) from None
+    finally:
+        context.close()
+    if image_id is None:
+        raise BuildError(progress.step, "the engine reported no image", list(progress.tail))
+    size = int(client.images.get(image_id).attrs.get("Size", 0))
+    return BuiltImage(id=image_id, tag=tag, size=size)
+
+
+def _consume(chunk: Mapping[str, Any], progress: _BuildProgress, out: Callable[[str], None]) -> str | None:
+    if "error" in chunk:
+        detail = chunk.get("errorDetail") or {}
+        message = str(detail.get("message") or chunk["error"]).strip()
+        raise BuildError(progress.step, message, list(progress.tail))
+    if "stream" in chunk:
+        for line in str(chunk["stream"]).splitlines():
+            if not line.strip():
+                continue
+            out(line)
+            match = _STEP_RE.match(line)
+            if match:
+                progress.step = f"{match.group(1)}/{match.group(2)} {match.group(3)}"
+                progress.tail.clear()
+            progress.tail.append(line)
+    aux = chunk.get("aux")
+    if isinstance(aux, Mapping) and "ID" in aux:
+        return str(aux["ID"])
+    return None
+
+
+def _api_message(exc: Any) -> str:
+    return str(getattr(exc, "explanation", None) or exc)
+
+
+def get_image(client: docker.DockerClient, ref: str) -> Any:
+    import docker.errors
+
+    try:
+        return client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        raise ImageNotFoundError(ref) from None
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    image: str
+    args: Sequence[str] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    volumes: Sequence[str] = ()  # host:container[:ro]
+    ports: Mapping[str, str] = field(default_factory=dict)  # "8000/tcp" -> "8000"
+    workdir: str | None = None
+    entrypoint: Sequence[str] | None = None
+    tty: bool = False
+
+
+def run_container(client: docker.DockerClient, spec: RunSpec) -> int:
+    """Create, start, stream and remove a container; return its exit code."""
+    container = client.containers.create(
+        spec.image,
+        command=list(spec.args) or None,
+        entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
+        environment=dict(spec.env),
+        volumes=list(spec.volumes),
+        ports=dict(spec.ports),
+        working_dir=spec.workdir,
+        tty=spec.tty,
+        stdin_open=spec.tty,
+    )
+    try:
+        if spec.tty:
+            return _run_tty(client, container)
+        stream = client.api.attach(container.id, stream=True, logs=True, demux=True)
+        container.start()
+        _pump(stream)
+        result = container.wait()
+        return int(result.get("StatusCode", 1))
+    except KeyboardInterrupt:
+        container.stop(timeout=5)
+        return 130
+    finally:
+        container.remove(force=True)
+
+
+def _pump(stream: Iterator[tuple[bytes | None, bytes | None]]) -> None:
+    for stdout, stderr in stream:
+        if stdout:
+            sys.stdout.buffer.write(stdout)
+            sys.stdout.flush()
+        if stderr:
+            sys.stderr.buffer.write(stderr)
+            sys.stderr.flush()
+
+
+def _run_tty(client: docker.DockerClient, container: Any) -> int:
+    """An interactive session: the local terminal in raw mode, wired to the container's TTY."""
+    import select
+    import termios
+    import tty
+
+    sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+    raw = getattr(sock, "_sock", sock)
+    container.start()
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        size = os.get_terminal_size(fd)
+        container.resize(height=size.lines, width=size.columns)
+        tty.setraw(fd)
+        while True:
+            ready, _, _ = select.select([raw, fd], [], [])
+            if raw in ready:
+                data = raw.recv(4096)
+                if not data:
+                    break
+                os.write(sys.stdout.fileno(), data)
+            if fd in ready:
+                raw.sendall(os.read(fd, 1024))
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        sock.close()
+    return int(container.wait().get("StatusCode", 1))

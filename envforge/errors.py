@@ -1,0 +1,100 @@
+"""One root exception, with subclasses that carry what went wrong and how to fix it.
+
+Every error a user can cause is an EnvforgeError: the CLI prints it as one message
+and exits with its ``exit_code``, never with a traceback.
+"""
+
+from __future__ import annotations
+
+
+class EnvforgeError(Exception):
+    """Root of every error envforge reports to a user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(EnvforgeError):
+    """The user's project or arguments are wrong: usage errors exit with 2."""
+
+    exit_code = 2
+
+
+class ProjectNotFoundError(InputError):
+    def __init__(self, path: str, *, what: str = "pyproject.toml") -> None:
+        self.path = path
+        super().__init__(
+            f"No {what} at '{path}'",
+            hint="Pass the folder of a uv project (one with pyproject.toml and uv.lock).",
+        )
+
+
+class InvalidProjectError(InputError):
+    """A value in pyproject.toml, .python-version or [tool.envforge] is invalid."""
+
+    def __init__(self, message: str, *, file: str = "pyproject.toml", hint: str | None = None):
+        self.file = file
+        super().__init__(f"{message} in {file}", hint=hint)
+
+
+class LockError(InputError):
+    """uv.lock is missing, unreadable, of an unknown version, or stale."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+
+
+class CatalogError(EnvforgeError):
+    """Package data failed validation: a bug in envforge, not in the user's project."""
+
+
+class PlanError(InputError):
+    """No image can be planned from these inputs (no base image for a Python, say)."""
+
+
+class FileConflictError(InputError):
+    """A file envforge would write was written or edited by someone else."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"Refusing to overwrite '{path}': it was not written by envforge, "
+            "or was edited after envforge wrote it",
+            hint="Keep your file, print envforge's version with --stdout, "
+            "or replace it with --force.",
+        )
+
+
+class DockerUnavailableError(EnvforgeError):
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(
+            f"Cannot reach the Docker engine at {where}: {reason}",
+            hint="Start dockerd (or Docker Desktop), or point DOCKER_HOST at a running engine.",
+        )
+
+
+class BuildError(EnvforgeError):
+    def __init__(self, step: str | None, reason: str, log_tail: list[str]) -> None:
+        self.step = step
+        self.reason = reason
+        self.log_tail = log_tail
+        where = f" at step '{step}'" if step else ""
+        super().__init__(f"Image build failed{where}: {reason}")
+
+
+class ImageNotFoundError(InputError):
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        super().__init__(
+            f"No image '{ref}' in the Docker engine",
+            hint="Build it first with 'envforge build', or name an existing image.",
+        )

@@ -1,0 +1,97 @@
+"""Is uv.lock up to date with pyproject.toml? The pure fallback for when uv is not on PATH.
+
+uv records, in the root package's metadata, the requirements it resolved from. We
+compare names, extras, specifiers and the extra/group each belongs to. uv rewrites
+markers (python_version becomes python_full_version, say), so markers other than
+``extra == '...'`` are not compared: `uv lock --check` catches those edits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+from envforge.lockfile import Lock, LockedRequirement
+from envforge.project import Project
+
+_EXTRA_RE = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
+
+# (name, extras, specifier, extra-or-None)
+_Key = tuple[str, tuple[str, ...], str, str | None]
+
+
+def _spec(text: str) -> str:
+    return str(SpecifierSet(text)) if text else ""
+
+
+def _from_lock(req: LockedRequirement) -> _Key:
+    match = _EXTRA_RE.search(req.marker or "")
+    extra = canonicalize_name(match.group(1)) if match else None
+    extras = tuple(sorted(canonicalize_name(e) for e in req.extras))
+    return (canonicalize_name(req.name), extras, _spec(req.specifier), extra)
+
+
+def _from_project(req: Requirement, extra: str | None) -> _Key:
+    # A direct URL requirement is recorded by uv as a source, with no specifier.
+    extras = tuple(sorted(canonicalize_name(e) for e in req.extras))
+    return (canonicalize_name(req.name), extras, _spec(str(req.specifier)), extra)
+
+
+def _describe(key: _Key) -> str:
+    name, extras, spec, extra = key
+    text = name + (f"[{','.join(extras)}]" if extras else "") + spec
+    return text + (f" (extra '{extra}')" if extra else "")
+
+
+def _diff(where: str, wanted: Iterable[_Key], locked: Iterable[_Key]) -> list[str]:
+    want, have = set(wanted), set(locked)
+    return [
+        f"{where}: {_describe(k)} is in {a} but not in {b}"
+        for keys, a, b in ((want - have, "pyproject.toml", "uv.lock"), (have - want, "uv.lock", "pyproject.toml"))
+        for k in sorted(keys, key=str)
+    ]
+
+
+def lock_drift(project: Project, lock: Lock) -> list[str]:
+    """Each way in which uv.lock disagrees with pyproject.toml; empty when in step."""
+    if lock.root is None:
+        return [f"uv.lock has no entry for the project '{project.name}'"]
+    drift: list[str] = []
+    if project.requires_python != lock.requires_python:
+        drift.append(
+            f"requires-python: pyproject.toml says '{project.requires_python or ''}', "
+            f"uv.lock says '{lock.requires_python or ''}'"
+        )
+    meta = lock.root_metadata
+    wanted = [_from_project(r, None) for r in project.dependencies]
+    for extra, reqs in project.optional_dependencies.items():
+        wanted += [_from_project(r, canonicalize_name(extra)) for r in reqs]
+    drift += _diff("dependencies", wanted, [_from_lock(r) for r in meta.requires_dist])
+
+    for group in sorted(set(project.dependency_groups) | set(meta.requires_dev)):
+        if group not in project.dependency_groups:
+            drift.append(f"dependency group '{group}' is in uv.lock but not in pyproject.toml")
+            continue
+        if group not in meta.requires_dev and not _flatten(project, group):
+            continue  # an empty group leaves no trace in the lock
+        drift += _diff(
+            f"group '{group}'",
+            [_from_project(r, None) for r in _flatten(project, group)],
+            [_from_lock(r) for r in meta.requires_dev.get(group, ())],
+        )
+    return drift
+
+
+def _flatten(project: Project, group: str, seen: frozenset[str] = frozenset()) -> list[Requirement]:
+    """A group's requirements with its include-group entries expanded, as uv records them."""
+    if group in seen:
+        return []
+    entry = project.dependency_groups[group]
+    reqs = list(entry.requirements)
+    for inc in entry.includes:
+        reqs += _flatten(project, inc, seen | {group})
+    return reqs

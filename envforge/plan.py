@@ -1,0 +1,422 @@
+"""Every choice behind an image, with its reason. Pure: project, lock and catalog in, Plan out.
+
+The renderer turns a Plan into a Dockerfile; `envforge plan` prints it. Nothing here
+touches the filesystem, the network or Docker, so each rule is tested on plain data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from envforge import __version__
+from envforge.catalog import PYTHON_REGISTRY, Catalog, PythonImage
+from envforge.errors import InvalidProjectError, PlanError
+from envforge.lockfile import Lock
+from envforge.project import Project
+
+VENV = "/app/.venv"
+APP_DIR = "/app"
+APP_USER = "app"
+APP_UID = 10001
+CA_IN_CONTEXT = ".envforge/ca-bundle.crt"
+LABEL_PREFIX = "dev.envforge"
+
+
+@dataclass(frozen=True)
+class Decision:
+    topic: str
+    choice: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What the user asked for on the command line or in the environment."""
+
+    python: str | None = None
+    base_image: str | None = None
+    registry_mirror: str | None = None
+    uv_image: str | None = None
+    uv_source: str | None = None
+    extras: tuple[str, ...] = ()
+    all_extras: bool = False
+    groups: tuple[str, ...] = ()
+    ca_bundle: bool = False
+
+
+@dataclass(frozen=True)
+class ProjectFacts:
+    """What the reader saw beside pyproject.toml that the plan depends on."""
+
+    lock_hash: str
+    python_version_file: str | None = None
+    top_level: frozenset[str] = frozenset()
+    git_source: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    project: Project
+    python: str
+    base_ref: str
+    base_name: str
+    base_digest: str | None
+    uv_source: str
+    uv_ref: str
+    uv_version: str
+    sync_flags: tuple[str, ...]
+    extras: tuple[str, ...]
+    groups: tuple[str, ...]
+    copy_python_version: bool
+    install_project: bool
+    entrypoint: tuple[str, ...]
+    apt_packages: tuple[str, ...]
+    build_apt_packages: tuple[str, ...]
+    ports: tuple[int, ...]
+    env: Mapping[str, str]
+    labels: Mapping[str, str]
+    ca_bundle: bool
+    dockerignore: tuple[str, ...]
+    default_tag: str
+    decisions: tuple[Decision, ...] = field(default=())
+
+    @property
+    def revision_arg(self) -> str:
+        return "ENVFORGE_REVISION"
+
+
+def make_plan(
+    project: Project,
+    lock: Lock,
+    facts: ProjectFacts,
+    catalog: Catalog,
+    options: BuildOptions = BuildOptions(),
+) -> Plan:
+    decisions: list[Decision] = []
+    settings = project.envforge
+
+    python, why = _choose_python(project, lock, facts, catalog, options)
+    decisions.append(Decision("python", python, why))
+
+    base_ref, base_name, base_digest, why = _choose_base(project, python, catalog, options)
+    decisions.append(Decision("base image", base_ref, why))
+
+    uv_source = options.uv_source or settings.uv_source or "image"
+    uv = catalog.uv
+    if uv_source == "pip":
+        uv_ref = f"uv=={uv.version}"
+        why = "pip install in the builder stage, for hosts that cannot reach ghcr.io"
+    elif options.uv_image:
+        uv_ref = options.uv_image
+        why = f"the image you named (--uv-image / ENVFORGE_UV_IMAGE); the catalog's uv is {uv.version}"
+    else:
+        uv_ref = _mirrored(f"{uv.image}:{uv.version}", options.registry_mirror)
+        if uv.digest:
+            uv_ref += f"@{uv.digest}"
+        pin = f"pinned by digest {uv.digest}" if uv.digest else "pinned by version tag"
+        why = f"uv {uv.version} from its official image, {pin}; copied into the builder stages only"
+    decisions.append(Decision("uv", uv_ref, why))
+
+    extras, groups, flags = _selection(project, options)
+    decisions.append(
+        Decision(
+            "dependencies",
+            "uv sync " + " ".join(flags),
+            "exactly the lock (--locked fails the build if uv.lock is stale); "
+            + (f"groups {', '.join(groups)} included as asked" if groups else "no dependency group (dev stays out)")
+            + (f"; extras {', '.join(extras)}" if extras else ""),
+        )
+    )
+
+    entrypoint, why = _entrypoint(project, facts)
+    decisions.append(Decision("command", _shell_join(entrypoint), why))
+
+    if project.is_package:
+        decisions.append(
+            Decision(
+                "layers",
+                "environment, then project",
+                "dependencies come from pyproject.toml + uv.lock alone; the project is built "
+                "as a wheel and installed in its own layer, so a code edit reuses the environment",
+            )
+        )
+    else:
+        decisions.append(
+            Decision(
+                "layers",
+                "environment, then source",
+                "the project is not a package (no [build-system] or tool.uv.package = false): "
+                f"its source is copied to {APP_DIR} beside the environment",
+            )
+        )
+    if options.ca_bundle:
+        decisions.append(
+            Decision(
+                "ca bundle",
+                CA_IN_CONTEXT,
+                "trusted by uv and pip in the builder stages only; the final image never holds it",
+            )
+        )
+
+    labels = _labels(project, python, base_name, base_digest, facts, extras, groups)
+    version = project.version or _locked_version(project, lock) or "latest"
+    return Plan(
+        project=project,
+        python=python,
+        base_ref=base_ref,
+        base_name=base_name,
+        base_digest=base_digest,
+        uv_source=uv_source,
+        uv_ref=uv_ref,
+        uv_version=uv.version,
+        sync_flags=tuple(flags),
+        extras=extras,
+        groups=groups,
+        copy_python_version=facts.python_version_file is not None,
+        install_project=project.is_package,
+        entrypoint=entrypoint,
+        apt_packages=settings.apt_packages,
+        build_apt_packages=settings.build_apt_packages,
+        ports=settings.ports,
+        env=dict(settings.env),
+        labels=labels,
+        ca_bundle=options.ca_bundle,
+        dockerignore=dockerignore_patterns(settings.exclude, settings.include),
+        default_tag=f"{project.normalized_name}:{version}",
+        decisions=tuple(decisions),
+    )
+
+
+def parse_python_version_file(text: str) -> str:
+    """The major.minor that a .python-version asks for ('3.11', '3.11.7', 'cpython-3.11')."""
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = re.fullmatch(r"(?:cpython[-@]?)?(3\.\d{1,2})(?:\.\d+)?(?:[-+].*)?", line)
+        if not match:
+            raise InvalidProjectError(
+                f"Unsupported Python request {line!r}",
+                file=".python-version",
+                hint="Write a CPython version such as 3.11 (uv python pin 3.11).",
+            )
+        return match.group(1)
+    raise InvalidProjectError("No Python version", file=".python-version")
+
+
+def _choose_python(
+    project: Project, lock: Lock, facts: ProjectFacts, catalog: Catalog, options: BuildOptions
+) -> tuple[str, str]:
+    specs = [s for s in (project.requires_python, lock.requires_python) if s is not None]
+    spec = SpecifierSet(",".join(str(s) for s in specs)) if specs else SpecifierSet()
+    spec_text = str(project.requires_python or spec) or "any"
+    known = catalog.pythons()
+
+    def allowed(version: str) -> bool:
+        image = catalog.python_image(version)
+        patch = image.python_patch if image else f"{version}.0"
+        return spec.contains(patch) or any(spec.contains(f"{version}.{n}") for n in range(40))
+
+    asked: tuple[str, str] | None = None
+    if options.python:
+        asked = (options.python, "--python")
+    elif project.envforge.python:
+        asked = (project.envforge.python, "[tool.envforge] python")
+    elif facts.python_version_file is not None:
+        asked = (parse_python_version_file(facts.python_version_file), ".python-version")
+    if asked:
+        version, where = asked
+        if not allowed(version):
+            raise PlanError(
+                f"Python {version} from {where} does not satisfy requires-python '{spec_text}'",
+                hint="Pin a Python that requires-python allows (uv python pin X.Y).",
+            )
+        if version not in known and not (options.base_image or project.envforge.base_image):
+            raise PlanError(
+                f"No base image for Python {version} (from {where}) in envforge's catalog "
+                f"(it knows {', '.join(known)})",
+                hint="Pick a known version, or name an image with --base-image.",
+            )
+        return version, f"{where} asks for {version}; requires-python is '{spec_text}'"
+    candidates = [v for v in known if allowed(v)]
+    if not candidates:
+        raise PlanError(
+            f"No Python in envforge's catalog ({', '.join(known)}) satisfies "
+            f"requires-python '{spec_text}'",
+            hint="Relax requires-python, or name an image with --base-image and a --python.",
+        )
+    chosen = max(candidates, key=Version)
+    return chosen, (
+        f"newest Python in the catalog that requires-python '{spec_text}' allows "
+        f"(allowed: {', '.join(candidates)}); pin another with .python-version"
+    )
+
+
+def _choose_base(
+    project: Project, python: str, catalog: Catalog, options: BuildOptions
+) -> tuple[str, str, str | None, str]:
+    override = options.base_image or project.envforge.base_image
+    if override:
+        where = "--base-image / ENVFORGE_BASE_IMAGE" if options.base_image else "[tool.envforge] base-image"
+        digest = override.split("@", 1)[1] if "@" in override else None
+        return (
+            override,
+            override.split("@", 1)[0],
+            digest,
+            f"named by {where}; it must hold Python {python} on PATH, as python:{python}-slim does",
+        )
+    debian = project.envforge.debian
+    image: PythonImage | None = catalog.python_image(python, debian)
+    if image is None:
+        have = sorted(p.debian for p in catalog.python if p.python == python)
+        raise PlanError(
+            f"No python:{python}-slim-{debian} in envforge's catalog (has: {', '.join(have)})",
+            hint="Set [tool.envforge] debian to one of those, or name an image with --base-image.",
+        )
+    name = f"{PYTHON_REGISTRY}:{image.tag}"
+    ref = _mirrored(name, options.registry_mirror, short=True)
+    if image.digest:
+        ref += f"@{image.digest}"
+    pin = (
+        f"pinned by image-index digest (Python {image.python_patch}, from {catalog.sources[image.source].split(',')[0]})"
+        if image.digest
+        else "not pinned: the catalog knows no digest for it"
+    )
+    distro = f"Debian {image.debian}" + (" (set by [tool.envforge] debian)" if debian else " (the catalog's default)")
+    why = f"official slim image, {distro}, {pin}"
+    if options.registry_mirror:
+        why += f"; pulled through the mirror {options.registry_mirror}"
+    return ref, name, image.digest, why
+
+
+def _mirrored(name: str, mirror: str | None, *, short: bool = False) -> str:
+    """Rewrite a full reference (docker.io/library/python:3.11) for a mirror, keeping its path."""
+    registry, _, path = name.partition("/")
+    if mirror:
+        return f"{mirror.rstrip('/')}/{path}"
+    if short and registry == "docker.io" and path.startswith("library/"):
+        return path.removeprefix("library/")
+    return name
+
+
+def _selection(project: Project, options: BuildOptions) -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
+    settings = project.envforge
+    known_extras = set(project.optional_dependencies)
+    extras = tuple(sorted(known_extras)) if options.all_extras else tuple(dict.fromkeys(options.extras or settings.extras))
+    for extra in extras:
+        if extra not in known_extras:
+            raise PlanError(
+                f"Unknown extra {extra!r}",
+                hint=f"The project's extras: {', '.join(sorted(known_extras)) or 'none'}.",
+            )
+    groups = tuple(dict.fromkeys(options.groups or settings.groups))
+    for group in groups:
+        if group not in project.dependency_groups:
+            raise PlanError(
+                f"Unknown dependency group {group!r}",
+                hint=f"The project's groups: {', '.join(sorted(project.dependency_groups)) or 'none'}.",
+            )
+    flags = ["--locked"]
+    # --no-dev leaves out only "dev"; when other groups are default too, leave them all out.
+    if groups or tuple(project.uv_default_groups) != ("dev",):
+        flags.append("--no-default-groups")
+    else:
+        flags.append("--no-dev")
+    flags += [f"--extra {e}" for e in extras] if not options.all_extras else ["--all-extras"]
+    flags += [f"--group {g}" for g in groups]
+    flags.append("--no-editable")
+    return extras, groups, flags
+
+
+def _entrypoint(project: Project, facts: ProjectFacts) -> tuple[tuple[str, ...], str]:
+    if project.envforge.command:
+        return project.envforge.command, "[tool.envforge] command"
+    scripts = sorted(project.scripts)
+    if project.is_package and len(scripts) == 1:
+        return (scripts[0],), f"the project's one console script, [project.scripts] {scripts[0]}"
+    if not project.is_package and "main.py" in facts.top_level:
+        return ("python", "main.py"), "the project is not a package and has main.py (uv init's layout)"
+    why = f"no single console script ({len(scripts)} in [project.scripts])" if scripts else "no console script"
+    return (
+        ("python", "-m", project.module_name),
+        f"{why}: runs the package as a module; set [tool.envforge] command to choose",
+    )
+
+
+def _labels(
+    project: Project,
+    python: str,
+    base_name: str,
+    base_digest: str | None,
+    facts: ProjectFacts,
+    extras: tuple[str, ...],
+    groups: tuple[str, ...],
+) -> dict[str, str]:
+    oci = "org.opencontainers.image"
+    labels = {f"{oci}.title": project.name}
+    if project.version:
+        labels[f"{oci}.version"] = project.version
+    if project.description:
+        labels[f"{oci}.description"] = project.description
+    if facts.git_source:
+        labels[f"{oci}.source"] = facts.git_source
+    labels[f"{oci}.base.name"] = base_name
+    if base_digest:
+        labels[f"{oci}.base.digest"] = base_digest
+    labels[f"{LABEL_PREFIX}.version"] = __version__
+    labels[f"{LABEL_PREFIX}.lock-hash"] = facts.lock_hash
+    labels[f"{LABEL_PREFIX}.python"] = python
+    labels[f"{LABEL_PREFIX}.extras"] = ",".join(extras)
+    labels[f"{LABEL_PREFIX}.groups"] = ",".join(groups)
+    return labels
+
+
+def _locked_version(project: Project, lock: Lock) -> str | None:
+    return lock.root.version if lock.root else None
+
+
+def _shell_join(argv: tuple[str, ...]) -> str:
+    import shlex
+
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+_DEFAULT_IGNORES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Virtual environments and caches", (
+        ".venv", "venv", "**/__pycache__", "**/*.py[cod]", ".pytest_cache", ".mypy_cache",
+        ".ruff_cache", ".tox", ".nox", ".coverage", "htmlcov", ".cache",
+    )),
+    ("Version control (the revision travels as a build argument)", (".git", ".hg", ".svn")),
+    ("Build outputs", ("build", "dist", "**/*.egg-info")),
+    ("Notebooks' checkpoints", ("**/.ipynb_checkpoints",)),
+    ("Secrets never belong in an image", (
+        ".env", ".env.*", "**/*.pem", "**/*.key", "**/id_rsa*", "**/id_ed25519*", ".netrc",
+    )),
+    ("Large data and model folders: list one under [tool.envforge] include to ship it", (
+        "data", "datasets", "models", "checkpoints", "wandb", "mlruns", "outputs",
+        "lightning_logs", "runs",
+    )),
+)  # fmt: skip
+
+
+def dockerignore_patterns(exclude: tuple[str, ...], include: tuple[str, ...]) -> tuple[str, ...]:
+    """Lines of .dockerignore: envforge's defaults, minus what the project includes, plus its excludes."""
+    kept = set(include)
+    lines: list[str] = []
+    for comment, patterns in _DEFAULT_IGNORES:
+        chosen = [p for p in patterns if p not in kept]
+        if chosen:
+            lines += [f"# {comment}", *chosen]
+    if exclude:
+        lines += ["# From [tool.envforge] exclude", *exclude]
+    # An include that no default names may still sit under one (data/keep.csv): re-include it.
+    defaults = {p for _, ps in _DEFAULT_IGNORES for p in ps}
+    reinclude = [f"!{p}" for p in include if p not in defaults]
+    if reinclude:
+        lines += ["# From [tool.envforge] include", *reinclude]
+    return tuple(lines)

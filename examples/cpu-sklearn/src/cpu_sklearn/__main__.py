@@ -1,0 +1,3 @@
+from cpu_sklearn.experiment import main
+
+main()
