@@ -91,7 +91,9 @@ class Catalog:
         for version in {r.python for r in python}:
             defaults = [r for r in python if r.python == version and r.default]
             if len(defaults) != 1:
-                raise CatalogError(f"Python {version} needs exactly one default row, has {len(defaults)}")
+                raise CatalogError(
+                    f"Python {version} needs exactly one default row, has {len(defaults)}"
+                )
         uv = data.get("uv")
         if not isinstance(uv, Mapping):
             raise CatalogError("Catalog has no 'uv' table")

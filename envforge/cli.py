@@ -54,8 +54,12 @@ def handled(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-PathArg = Annotated[Path, typer.Argument(help="The project folder (with pyproject.toml and uv.lock).")]
-PythonOpt = Annotated[str | None, typer.Option("--python", help="Python major.minor for the image.")]
+PathArg = Annotated[
+    Path, typer.Argument(help="The project folder (with pyproject.toml and uv.lock).")
+]
+PythonOpt = Annotated[
+    str | None, typer.Option("--python", help="Python major.minor for the image.")
+]
 BaseOpt = Annotated[
     str | None,
     typer.Option(
@@ -84,7 +88,9 @@ UvSourceOpt = Annotated[
         help="Where the builder gets uv: 'image' (ghcr.io/astral-sh/uv) or 'pip' (PyPI).",
     ),
 ]
-ExtraOpt = Annotated[list[str] | None, typer.Option("--extra", help="Include this extra (repeatable).")]
+ExtraOpt = Annotated[
+    list[str] | None, typer.Option("--extra", help="Include this extra (repeatable).")
+]
 AllExtrasOpt = Annotated[bool, typer.Option("--all-extras", help="Include every extra.")]
 GroupOpt = Annotated[
     list[str] | None, typer.Option("--group", help="Include this dependency group (repeatable).")
@@ -115,7 +121,9 @@ def _options(
     from envforge.settings import UV_SOURCES
 
     if uv_source is not None and uv_source not in UV_SOURCES:
-        raise InputError(f"Invalid --uv-source {uv_source!r}", hint=f"Use one of: {', '.join(UV_SOURCES)}.")
+        raise InputError(
+            f"Invalid --uv-source {uv_source!r}", hint=f"Use one of: {', '.join(UV_SOURCES)}."
+        )
     if python is not None and not python.count(".") == 1:
         raise InputError(f"Invalid --python {python!r}", hint="Give major.minor, such as 3.11.")
     if ca_bundle is not None:
@@ -142,12 +150,15 @@ def _read_ca(path: Path) -> str:
         raise InputError(f"Cannot read the CA bundle '{path}' ({exc})") from None
     if "-----BEGIN CERTIFICATE-----" not in text:
         raise InputError(
-            f"'{path}' holds no PEM certificate", hint="Pass a PEM file (-----BEGIN CERTIFICATE-----)."
+            f"'{path}' holds no PEM certificate",
+            hint="Pass a PEM file (-----BEGIN CERTIFICATE-----).",
         )
     return text
 
 
-def _plan(path: Path, options: BuildOptions, *, check_lock: bool = True) -> tuple[LoadedProject, Plan]:
+def _plan(
+    path: Path, options: BuildOptions, *, check_lock: bool = True
+) -> tuple[LoadedProject, Plan]:
     from envforge.catalog import load_catalog
     from envforge.loader import load_project
     from envforge.plan import make_plan
@@ -166,8 +177,12 @@ def _rendered(plan: Plan) -> dict[str, str]:
 @handled
 def dockerize(
     path: PathArg = Path("."),
-    stdout: Annotated[bool, typer.Option("--stdout", help="Print the Dockerfile instead of writing files.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace files you wrote or edited.")] = False,
+    stdout: Annotated[
+        bool, typer.Option("--stdout", help="Print the Dockerfile instead of writing files.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace files you wrote or edited.")
+    ] = False,
     python: PythonOpt = None,
     base_image: BaseOpt = None,
     registry_mirror: MirrorOpt = None,
@@ -181,7 +196,17 @@ def dockerize(
     """Write a multi-stage Dockerfile and a .dockerignore beside pyproject.toml."""
     from envforge.outputs import write_outputs
 
-    options = _options(python, base_image, registry_mirror, uv_image, uv_source, extra, all_extras, group, ca_bundle)
+    options = _options(
+        python,
+        base_image,
+        registry_mirror,
+        uv_image,
+        uv_source,
+        extra,
+        all_extras,
+        group,
+        ca_bundle,
+    )
     loaded, plan = _plan(path, options)
     files = _rendered(plan)
     if stdout:
@@ -211,7 +236,17 @@ def plan(
     """Print every decision behind the image, with its reason."""
     from envforge.report import plan_json, plan_text
 
-    options = _options(python, base_image, registry_mirror, uv_image, uv_source, extra, all_extras, group, ca_bundle)
+    options = _options(
+        python,
+        base_image,
+        registry_mirror,
+        uv_image,
+        uv_source,
+        extra,
+        all_extras,
+        group,
+        ca_bundle,
+    )
     loaded, the_plan = _plan(path, options)
     if as_json:
         import json
@@ -225,9 +260,13 @@ def plan(
 @handled
 def build(
     path: PathArg = Path("."),
-    tag: Annotated[str | None, typer.Option("--tag", "-t", help="Image tag (default: name:version).")] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", "-t", help="Image tag (default: name:version).")
+    ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Build every layer afresh.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace a Dockerfile you edited.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a Dockerfile you edited.")
+    ] = False,
     python: PythonOpt = None,
     base_image: BaseOpt = None,
     registry_mirror: MirrorOpt = None,
@@ -248,7 +287,17 @@ def build(
     from envforge.outputs import classify, write_outputs
     from envforge.plan import CA_IN_CONTEXT
 
-    options = _options(python, base_image, registry_mirror, uv_image, uv_source, extra, all_extras, group, ca_bundle)
+    options = _options(
+        python,
+        base_image,
+        registry_mirror,
+        uv_image,
+        uv_source,
+        extra,
+        all_extras,
+        group,
+        ca_bundle,
+    )
     loaded, the_plan = _plan(path, options)
     files = _rendered(the_plan)
     ours = {n: t for n, t in files.items() if force or classify(loaded.root / n, t) != "conflict"}
@@ -256,7 +305,9 @@ def build(
         if written.action != "unchanged":
             typer.echo(f"{written.action:<9} {loaded.root / written.name}")
     for name in sorted(set(files) - set(ours)):
-        typer.echo(f"using     {loaded.root / name} as you edited it (envforge's flags do not change it)")
+        typer.echo(
+            f"using     {loaded.root / name} as you edited it (envforge's flags do not change it)"
+        )
 
     client = engine.connect()
     image_tag = tag or the_plan.default_tag
@@ -282,12 +333,25 @@ def run(
     target: Annotated[
         str, typer.Argument(help="A project folder (runs its default tag) or an image.")
     ] = ".",
-    env: Annotated[list[str] | None, typer.Option("-e", "--env", help="KEY=VALUE, or KEY from this shell.")] = None,
-    volume: Annotated[list[str] | None, typer.Option("-v", "--volume", help="HOST:CONTAINER[:ro].")] = None,
-    publish: Annotated[list[str] | None, typer.Option("-p", "--publish", help="[IP:][HOST:]CONTAINER.")] = None,
-    workdir: Annotated[str | None, typer.Option("--workdir", "-w", help="Working folder inside.")] = None,
-    entrypoint: Annotated[str | None, typer.Option("--entrypoint", help="Run this instead of the image's command.")] = None,
-    tty: Annotated[bool | None, typer.Option("--tty/--no-tty", help="Interactive TTY (default: when attached to one).")] = None,
+    env: Annotated[
+        list[str] | None, typer.Option("-e", "--env", help="KEY=VALUE, or KEY from this shell.")
+    ] = None,
+    volume: Annotated[
+        list[str] | None, typer.Option("-v", "--volume", help="HOST:CONTAINER[:ro].")
+    ] = None,
+    publish: Annotated[
+        list[str] | None, typer.Option("-p", "--publish", help="[IP:][HOST:]CONTAINER.")
+    ] = None,
+    workdir: Annotated[
+        str | None, typer.Option("--workdir", "-w", help="Working folder inside.")
+    ] = None,
+    entrypoint: Annotated[
+        str | None, typer.Option("--entrypoint", help="Run this instead of the image's command.")
+    ] = None,
+    tty: Annotated[
+        bool | None,
+        typer.Option("--tty/--no-tty", help="Interactive TTY (default: when attached to one)."),
+    ] = None,
 ) -> None:
     """Run the image: output streamed, exit code returned, container removed.
 
@@ -301,14 +365,18 @@ def run(
 
     image = target
     if Path(target).is_dir():
-        _, the_plan = _plan(Path(target), _options(None, None, None, None, None, None, False, None, None), check_lock=False)
+        _, the_plan = _plan(
+            Path(target),
+            _options(None, None, None, None, None, None, False, None, None),
+            check_lock=False,
+        )
         image = the_plan.default_tag
     spec = engine.RunSpec(
         image=image,
         args=list(ctx.args),
         env=parse_env(env or [], os.environ),
         volumes=parse_volumes(volume or []),
-        ports=parse_ports(publish or []),  # type: ignore[arg-type]
+        ports=parse_ports(publish or []),
         workdir=workdir,
         entrypoint=shlex.split(entrypoint) if entrypoint else None,
         tty=tty if tty is not None else (sys.stdin.isatty() and sys.stdout.isatty()),

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from envforge.errors import BuildError, DockerUnavailableError, ImageNotFoundError
 
@@ -49,7 +49,10 @@ def _reason(exc: BaseException) -> str:
     text = str(exc)
     for needle, short in (
         ("No such file or directory", "the socket does not exist (is dockerd running?)"),
-        ("Permission denied", "permission denied on the socket (add your user to the docker group)"),
+        (
+            "Permission denied",
+            "permission denied on the socket (add your user to the docker group)",
+        ),
         ("Connection refused", "connection refused"),
     ):
         if needle in text:
@@ -81,10 +84,10 @@ def build_context(root: Path, extra_files: Mapping[str, str]) -> IO[bytes]:
         exclude = [line for line in lines if line and not line.startswith("#")]
     files = sorted(dbuild.exclude_paths(str(root), exclude, dockerfile="Dockerfile"))
     files = [f for f in files if f not in extra_files]
-    archive: IO[bytes] = dbuild.create_archive(
+    archive = dbuild.create_archive(
         root=str(root), files=files, extra_files=list(extra_files.items())
     )
-    return archive
+    return cast(IO[bytes], archive)
 
 
 def build_image(
@@ -127,7 +130,9 @@ def build_image(
     return BuiltImage(id=image_id, tag=tag, size=size)
 
 
-def _consume(chunk: Mapping[str, Any], progress: _BuildProgress, out: Callable[[str], None]) -> str | None:
+def _consume(
+    chunk: Mapping[str, Any], progress: _BuildProgress, out: Callable[[str], None]
+) -> str | None:
     if "error" in chunk:
         detail = chunk.get("errorDetail") or {}
         message = str(detail.get("message") or chunk["error"]).strip()
@@ -167,7 +172,7 @@ class RunSpec:
     args: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     volumes: Sequence[str] = ()  # host:container[:ro]
-    ports: Mapping[str, str] = field(default_factory=dict)  # "8000/tcp" -> "8000"
+    ports: Mapping[str, int | tuple[str, int] | None] = field(default_factory=dict)
     workdir: str | None = None
     entrypoint: Sequence[str] | None = None
     tty: bool = False
@@ -189,7 +194,7 @@ def run_container(client: docker.DockerClient, spec: RunSpec) -> int:
     try:
         if spec.tty:
             return _run_tty(client, container)
-        stream = client.api.attach(container.id, stream=True, logs=True, demux=True)
+        stream = client.api.attach(str(container.id), stream=True, logs=True, demux=True)
         container.start()
         _pump(stream)
         result = container.wait()

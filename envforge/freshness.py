@@ -51,7 +51,10 @@ def _diff(where: str, wanted: Iterable[_Key], locked: Iterable[_Key]) -> list[st
     want, have = set(wanted), set(locked)
     return [
         f"{where}: {_describe(k)} is in {a} but not in {b}"
-        for keys, a, b in ((want - have, "pyproject.toml", "uv.lock"), (have - want, "uv.lock", "pyproject.toml"))
+        for keys, a, b in (
+            (want - have, "pyproject.toml", "uv.lock"),
+            (have - want, "uv.lock", "pyproject.toml"),
+        )
         for k in sorted(keys, key=str)
     ]
 

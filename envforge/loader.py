@@ -63,7 +63,9 @@ def load_project(path: str | Path, *, check_lock: bool = True) -> LoadedProject:
         # tomllib for the lock: locks of GPU projects run to thousands of lines.
         lock_data = tomllib.loads(lock_bytes.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise LockError(f"Invalid TOML in '{lock_path}' ({exc})", hint="Regenerate it with 'uv lock'.") from None
+        raise LockError(
+            f"Invalid TOML in '{lock_path}' ({exc})", hint="Regenerate it with 'uv lock'."
+        ) from None
     lock = Lock.from_dict(lock_data, project_name=project.name)
 
     freshness = "not checked"
@@ -113,8 +115,12 @@ def check_lock_fresh(root: Path, project: Project, lock: Lock) -> str:
     drift = lock_drift(project, lock)
     if drift:
         shown = "; ".join(drift[:5]) + (f"; and {len(drift) - 5} more" if len(drift) > 5 else "")
-        raise LockError(f"uv.lock in '{root}' is out of date with pyproject.toml: {shown}", hint=stale_hint)
-    return "recorded requirements match pyproject.toml" + ("" if not uv else " (uv lock --check could not run)")
+        raise LockError(
+            f"uv.lock in '{root}' is out of date with pyproject.toml: {shown}", hint=stale_hint
+        )
+    return "recorded requirements match pyproject.toml" + (
+        "" if not uv else " (uv lock --check could not run)"
+    )
 
 
 def git_remote_url(root: Path) -> str | None:
@@ -145,7 +151,11 @@ def git_revision(root: Path) -> str | None:
         return None
     try:
         head = subprocess.run(
-            [git, "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+            [git, "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
         if head.returncode != 0:
             return None

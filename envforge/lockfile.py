@@ -82,7 +82,9 @@ class Lock:
             try:
                 requires_python = SpecifierSet(str(rp))
             except InvalidSpecifier:
-                raise LockError(f"Invalid specifier {rp!r} in 'requires-python' of uv.lock") from None
+                raise LockError(
+                    f"Invalid specifier {rp!r} in 'requires-python' of uv.lock"
+                ) from None
 
         raw_packages = data.get("package", [])
         if not isinstance(raw_packages, list):

@@ -37,6 +37,11 @@ def write_outputs(root: Path, files: Mapping[str, str], *, force: bool = False) 
         action = actions[name]
         if action != "unchanged":
             (root / name).write_text(text, "utf-8")
-        past = {"create": "created", "update": "updated", "unchanged": "unchanged", "conflict": "replaced"}
+        past = {
+            "create": "created",
+            "update": "updated",
+            "unchanged": "unchanged",
+            "conflict": "replaced",
+        }
         done.append(Written(name, past[action]))
     return done

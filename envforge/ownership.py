@@ -31,4 +31,4 @@ def stamp(body: str, *, what: str) -> str:
 def is_pristine(text: str) -> bool:
     """True when text is exactly as envforge wrote it."""
     first, sep, rest = text.partition("\n")
-    return bool(sep) and first.startswith(_MARK) and first[len(_MARK):] == _digest(rest)
+    return bool(sep) and first.startswith(_MARK) and first[len(_MARK) :] == _digest(rest)

@@ -128,7 +128,11 @@ def make_plan(
             "dependencies",
             "uv sync " + " ".join(flags),
             "exactly the lock (--locked fails the build if uv.lock is stale); "
-            + (f"groups {', '.join(groups)} included as asked" if groups else "no dependency group (dev stays out)")
+            + (
+                f"groups {', '.join(groups)} included as asked"
+                if groups
+                else "no dependency group (dev stays out)"
+            )
             + (f"; extras {', '.join(extras)}" if extras else ""),
         )
     )
@@ -262,7 +266,11 @@ def _choose_base(
 ) -> tuple[str, str, str | None, str]:
     override = options.base_image or project.envforge.base_image
     if override:
-        where = "--base-image / ENVFORGE_BASE_IMAGE" if options.base_image else "[tool.envforge] base-image"
+        where = (
+            "--base-image / ENVFORGE_BASE_IMAGE"
+            if options.base_image
+            else "[tool.envforge] base-image"
+        )
         digest = override.split("@", 1)[1] if "@" in override else None
         return (
             override,
@@ -287,7 +295,9 @@ def _choose_base(
         if image.digest
         else "not pinned: the catalog knows no digest for it"
     )
-    distro = f"Debian {image.debian}" + (" (set by [tool.envforge] debian)" if debian else " (the catalog's default)")
+    distro = f"Debian {image.debian}" + (
+        " (set by [tool.envforge] debian)" if debian else " (the catalog's default)"
+    )
     why = f"official slim image, {distro}, {pin}"
     if options.registry_mirror:
         why += f"; pulled through the mirror {options.registry_mirror}"
@@ -304,10 +314,16 @@ def _mirrored(name: str, mirror: str | None, *, short: bool = False) -> str:
     return name
 
 
-def _selection(project: Project, options: BuildOptions) -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
+def _selection(
+    project: Project, options: BuildOptions
+) -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
     settings = project.envforge
     known_extras = set(project.optional_dependencies)
-    extras = tuple(sorted(known_extras)) if options.all_extras else tuple(dict.fromkeys(options.extras or settings.extras))
+    extras = (
+        tuple(sorted(known_extras))
+        if options.all_extras
+        else tuple(dict.fromkeys(options.extras or settings.extras))
+    )
     for extra in extras:
         if extra not in known_extras:
             raise PlanError(
@@ -340,8 +356,15 @@ def _entrypoint(project: Project, facts: ProjectFacts) -> tuple[tuple[str, ...],
     if project.is_package and len(scripts) == 1:
         return (scripts[0],), f"the project's one console script, [project.scripts] {scripts[0]}"
     if not project.is_package and "main.py" in facts.top_level:
-        return ("python", "main.py"), "the project is not a package and has main.py (uv init's layout)"
-    why = f"no single console script ({len(scripts)} in [project.scripts])" if scripts else "no console script"
+        return (
+            "python",
+            "main.py",
+        ), "the project is not a package and has main.py (uv init's layout)"
+    why = (
+        f"no single console script ({len(scripts)} in [project.scripts])"
+        if scripts
+        else "no console script"
+    )
     return (
         ("python", "-m", project.module_name),
         f"{why}: runs the package as a module; set [tool.envforge] command to choose",

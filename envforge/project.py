@@ -94,7 +94,7 @@ class Project:
             _expect(version, str, "project.version", "a string")
         elif "version" not in dynamic:
             raise InvalidProjectError(
-                "No 'project.version'", hint="Set version = \"0.1.0\" or list it in dynamic."
+                "No 'project.version'", hint='Set version = "0.1.0" or list it in dynamic.'
             )
 
         requires_python = None

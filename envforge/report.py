@@ -12,7 +12,10 @@ PLAN_SCHEMA = 1
 
 def plan_text(plan: Plan, freshness: str, where: str) -> str:
     project = plan.project
-    lines = [f"envforge plan for {project.name} {project.version or ''} ({where})".replace("  ", " "), ""]
+    lines = [
+        f"envforge plan for {project.name} {project.version or ''} ({where})".replace("  ", " "),
+        "",
+    ]
     rows = [(d.topic, d.choice, d.reason) for d in plan.decisions]
     rows.append(("lock", plan.labels["dev.envforge.lock-hash"], f"up to date ({freshness})"))
     rows.append(("tag", plan.default_tag, "default for envforge build and run (--tag to change)"))
@@ -29,7 +32,11 @@ def plan_json(plan: Plan, freshness: str) -> dict[str, Any]:
     project = plan.project
     return {
         "schema": PLAN_SCHEMA,
-        "project": {"name": project.name, "version": project.version, "package": project.is_package},
+        "project": {
+            "name": project.name,
+            "version": project.version,
+            "package": project.is_package,
+        },
         "lock": {"hash": plan.labels["dev.envforge.lock-hash"], "freshness": freshness},
         "python": plan.python,
         "base_image": {"ref": plan.base_ref, "name": plan.base_name, "digest": plan.base_digest},
@@ -40,5 +47,7 @@ def plan_json(plan: Plan, freshness: str) -> dict[str, Any]:
         "entrypoint": list(plan.entrypoint),
         "tag": plan.default_tag,
         "labels": dict(plan.labels),
-        "decisions": [{"topic": d.topic, "choice": d.choice, "reason": d.reason} for d in plan.decisions],
+        "decisions": [
+            {"topic": d.topic, "choice": d.choice, "reason": d.reason} for d in plan.decisions
+        ],
     }

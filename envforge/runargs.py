@@ -8,7 +8,9 @@ from collections.abc import Mapping, Sequence
 from envforge.errors import InputError
 
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PORT_RE = re.compile(r"^(?:(?P<ip>[0-9.]+|\[[0-9a-fA-F:]+\]):)?(?:(?P<host>\d+):)?(?P<ctr>\d+)(?:/(?P<proto>tcp|udp))?$")
+_PORT_RE = re.compile(
+    r"^(?:(?P<ip>[0-9.]+|\[[0-9a-fA-F:]+\]):)?(?:(?P<host>\d+):)?(?P<ctr>\d+)(?:/(?P<proto>tcp|udp))?$"
+)
 
 
 def parse_env(values: Sequence[str], host_env: Mapping[str, str]) -> dict[str, str]:
@@ -56,7 +58,9 @@ def parse_ports(values: Sequence[str]) -> dict[str, int | tuple[str, int] | None
         host = int(match["host"]) if match["host"] else None
         if match["ip"]:
             if host is None:
-                raise InputError(f"Invalid -p {value!r}: an IP needs a host port (IP:HOST:CONTAINER)")
+                raise InputError(
+                    f"Invalid -p {value!r}: an IP needs a host port (IP:HOST:CONTAINER)"
+                )
             ports[key] = (match["ip"].strip("[]"), host)
         else:
             ports[key] = host

@@ -67,14 +67,15 @@ class EnvforgeSettings:
         if not isinstance(ports, list) or not all(
             isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in ports
         ):
-            raise InvalidProjectError(f"'{_TABLE}.ports' must be an array of port numbers (1-65535)")
+            raise InvalidProjectError(
+                f"'{_TABLE}.ports' must be an array of port numbers (1-65535)"
+            )
         env = table.get("env", {})
         if not isinstance(env, Mapping) or not all(
-            isinstance(k, str) and _ENV_KEY_RE.match(k) and isinstance(v, str) for k, v in env.items()
+            isinstance(k, str) and _ENV_KEY_RE.match(k) and isinstance(v, str)
+            for k, v in env.items()
         ):
-            raise InvalidProjectError(
-                f"'{_TABLE}.env' must be a table of NAME = \"value\" strings"
-            )
+            raise InvalidProjectError(f"'{_TABLE}.env' must be a table of NAME = \"value\" strings")
         uv_source = _opt_str(table, "uv-source")
         if uv_source is not None and uv_source not in UV_SOURCES:
             raise InvalidProjectError(

@@ -1,0 +1,25 @@
+"""Pure plans for tests: read a project folder with tomllib, no uv, no git, no Docker."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from envforge.catalog import load_catalog
+from envforge.lockfile import Lock, lock_hash
+from envforge.plan import BuildOptions, Plan, ProjectFacts, make_plan
+from envforge.project import Project
+
+
+def plan_for(root: Path, options: BuildOptions = BuildOptions(), git_source: str | None = None) -> Plan:
+    project = Project.from_dict(tomllib.loads((root / "pyproject.toml").read_text()))
+    lock_bytes = (root / "uv.lock").read_bytes()
+    lock = Lock.from_dict(tomllib.loads(lock_bytes.decode()), project_name=project.name)
+    pv = root / ".python-version"
+    facts = ProjectFacts(
+        lock_hash=lock_hash(lock_bytes),
+        python_version_file=pv.read_text() if pv.exists() else None,
+        top_level=frozenset(p.name for p in root.iterdir()),
+        git_source=git_source,
+    )
+    return make_plan(project, lock, facts, load_catalog(), options)

@@ -1,0 +1,84 @@
+"""Golden Dockerfiles and .dockerignores. Regenerate with ENVFORGE_UPDATE_GOLDEN=1 and review the diff."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from envforge import ownership
+from envforge.plan import BuildOptions
+from envforge.render import render_dockerfile, render_dockerignore
+from tests.conftest import EXAMPLES, REPO
+from tests.unit.helpers import plan_for
+
+GOLDEN = REPO / "tests/golden"
+APP_VIRTUAL = REPO / "tests/fixtures/projects/app-virtual"
+
+CASES = {
+    "cpu-sklearn": (EXAMPLES / "cpu-sklearn", BuildOptions(), "https://github.com/envforge/examples.git"),
+    "cpu-sklearn-offline": (
+        EXAMPLES / "cpu-sklearn",
+        BuildOptions(
+            registry_mirror="mirror.example:5000",
+            uv_source="pip",
+            ca_bundle=True,
+            groups=("dev",),
+        ),
+        None,
+    ),
+    "app-virtual": (APP_VIRTUAL, BuildOptions(extras=("fast",)), None),
+}
+
+
+def _check(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("ENVFORGE_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} changed; ENVFORGE_UPDATE_GOLDEN=1 rewrites it"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden_dockerfile(case: str) -> None:
+    root, options, source = CASES[case]
+    _check(f"{case}.Dockerfile", render_dockerfile(plan_for(root, options, source)))
+
+
+@pytest.mark.parametrize("case", ["cpu-sklearn", "app-virtual"])
+def test_golden_dockerignore(case: str) -> None:
+    root, options, source = CASES[case]
+    _check(f"{case}.dockerignore", render_dockerignore(plan_for(root, options, source)))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_classic_builder_only(case: str) -> None:
+    """The SDK's classic builder and air-gapped hosts: no BuildKit-only syntax at all."""
+    root, options, source = CASES[case]
+    text = render_dockerfile(plan_for(root, options, source))
+    assert not re.search(r"^#\s*syntax\s*=", text, re.M | re.I)
+    assert "--mount" not in text
+    assert "<<" not in text  # heredocs
+    assert ownership.is_pristine(text)
+
+
+def test_rendering_is_deterministic() -> None:
+    plan = plan_for(EXAMPLES / "cpu-sklearn")
+    assert render_dockerfile(plan) == render_dockerfile(plan_for(EXAMPLES / "cpu-sklearn"))
+
+
+def test_final_stage_carries_no_builder_tooling() -> None:
+    text = render_dockerfile(plan_for(EXAMPLES / "cpu-sklearn", CASES["cpu-sklearn-offline"][1]))
+    final = text[text.rindex("\nFROM ") :]
+    assert "uv" not in re.findall(r"COPY --from=(\S+)", final)
+    assert "ca-bundle" not in final and "SSL_CERT_FILE" not in final
+    assert "/opt/build-env" not in final
+    # The dependency layer comes before the code layer.
+    assert final.index("COPY --from=deps /app/.venv") < final.index("COPY --from=project")
+
+
+def test_values_are_quoted_for_the_dockerfile() -> None:
+    text = render_dockerfile(plan_for(APP_VIRTUAL))
+    assert 'ENV GREETING="say \\"hi\\" for \\$5"' in text
+    assert 'ENTRYPOINT ["python", "main.py", "--serve"]' in text
