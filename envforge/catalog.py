@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from envforge.errors import CatalogError
 
@@ -97,7 +97,12 @@ class Catalog:
         uv = data.get("uv")
         if not isinstance(uv, Mapping):
             raise CatalogError("Catalog has no 'uv' table")
-        Version(str(uv.get("version")))
+        try:
+            Version(str(uv.get("version")))
+        except InvalidVersion:
+            raise CatalogError(f"Invalid version {uv.get('version')!r} in 'uv.version'") from None
+        if not isinstance(uv.get("image"), str) or not uv["image"]:
+            raise CatalogError("No image in 'uv.image'")
         return cls(
             revision=int(data.get("revision", 0)),
             updated=str(data.get("updated", "")),

@@ -59,12 +59,26 @@ def _diff(where: str, wanted: Iterable[_Key], locked: Iterable[_Key]) -> list[st
     ]
 
 
+# Every Python release a specifier could tell apart: uv rewrites '~=3.10' as '>=3.10, <4'.
+_PYTHONS = [
+    f"{major}.{minor}.{patch}" for major in (2, 3, 4) for minor in range(41) for patch in range(31)
+]
+
+
+def same_pythons(a: SpecifierSet | None, b: SpecifierSet | None) -> bool:
+    """Whether two requires-python specifiers allow the same Python releases."""
+    if str(a or "") == str(b or ""):
+        return True
+    sa, sb = a or SpecifierSet(), b or SpecifierSet()
+    return all(sa.contains(v) == sb.contains(v) for v in _PYTHONS)
+
+
 def lock_drift(project: Project, lock: Lock) -> list[str]:
     """Each way in which uv.lock disagrees with pyproject.toml; empty when in step."""
     if lock.root is None:
         return [f"uv.lock has no entry for the project '{project.name}'"]
     drift: list[str] = []
-    if project.requires_python != lock.requires_python:
+    if not same_pythons(project.requires_python, lock.requires_python):
         drift.append(
             f"requires-python: pyproject.toml says '{project.requires_python or ''}', "
             f"uv.lock says '{lock.requires_python or ''}'"
@@ -75,16 +89,20 @@ def lock_drift(project: Project, lock: Lock) -> list[str]:
         wanted += [_from_project(r, canonicalize_name(extra)) for r in reqs]
     drift += _diff("dependencies", wanted, [_from_lock(r) for r in meta.requires_dist])
 
-    for group in sorted(set(project.dependency_groups) | set(meta.requires_dev)):
-        if group not in project.dependency_groups:
-            drift.append(f"dependency group '{group}' is in uv.lock but not in pyproject.toml")
+    # Group names compare normalized (PEP 735), as uv writes them.
+    ours = {canonicalize_name(g): g for g in project.dependency_groups}
+    locked_groups = {canonicalize_name(g): reqs for g, reqs in meta.requires_dev.items()}
+    for key in sorted(set(ours) | set(locked_groups)):
+        if key not in ours:
+            drift.append(f"dependency group '{key}' is in uv.lock but not in pyproject.toml")
             continue
-        if group not in meta.requires_dev and not _flatten(project, group):
+        wanted_reqs = _flatten(project, ours[key])
+        if key not in locked_groups and not wanted_reqs:
             continue  # an empty group leaves no trace in the lock
         drift += _diff(
-            f"group '{group}'",
-            [_from_project(r, None) for r in _flatten(project, group)],
-            [_from_lock(r) for r in meta.requires_dev.get(group, ())],
+            f"group '{ours[key]}'",
+            [_from_project(r, None) for r in wanted_reqs],
+            [_from_lock(r) for r in locked_groups.get(key, ())],
         )
     return drift
 

@@ -221,10 +221,15 @@ def _choose_python(
     spec_text = str(project.requires_python or spec) or "any"
     known = catalog.pythons()
 
+    overridden = bool(options.base_image or project.envforge.base_image)
+
     def allowed(version: str) -> bool:
-        image = catalog.python_image(version)
-        patch = image.python_patch if image else f"{version}.0"
-        return spec.contains(patch) or any(spec.contains(f"{version}.{n}") for n in range(40))
+        # A catalog image ships one patch release, and that is the one that must fit;
+        # a named image may hold any patch of the minor version.
+        image = catalog.python_image(version, project.envforge.debian)
+        if image is not None and not overridden:
+            return spec.contains(image.python_patch)
+        return any(spec.contains(f"{version}.{n}") for n in range(40))
 
     asked: tuple[str, str] | None = None
     if options.python:
@@ -240,14 +245,18 @@ def _choose_python(
                 f"Python {version} from {where} does not satisfy requires-python '{spec_text}'",
                 hint="Pin a Python that requires-python allows (uv python pin X.Y).",
             )
-        if version not in known and not (options.base_image or project.envforge.base_image):
+        if version not in known and not overridden:
             raise PlanError(
                 f"No base image for Python {version} (from {where}) in envforge's catalog "
                 f"(it knows {', '.join(known)})",
                 hint="Pick a known version, or name an image with --base-image.",
             )
         return version, f"{where} asks for {version}; requires-python is '{spec_text}'"
-    candidates = [v for v in known if allowed(v)]
+    candidates = [
+        v
+        for v in known
+        if allowed(v) and (overridden or catalog.python_image(v, project.envforge.debian))
+    ]
     if not candidates:
         raise PlanError(
             f"No Python in envforge's catalog ({', '.join(known)}) satisfies "

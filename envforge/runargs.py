@@ -9,7 +9,8 @@ from envforge.errors import InputError
 
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PORT_RE = re.compile(
-    r"^(?:(?P<ip>[0-9.]+|\[[0-9a-fA-F:]+\]):)?(?:(?P<host>\d+):)?(?P<ctr>\d+)(?:/(?P<proto>tcp|udp))?$"
+    r"^(?:(?P<ip>\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?"
+    r"(?:(?P<host>\d+):)?(?P<ctr>\d+)(?:/(?P<proto>tcp|udp))?$"
 )
 
 
@@ -54,6 +55,9 @@ def parse_ports(values: Sequence[str]) -> dict[str, int | tuple[str, int] | None
         match = _PORT_RE.match(value)
         if not match:
             raise InputError(f"Invalid -p {value!r}: expected [IP:][HOST:]CONTAINER[/tcp|udp]")
+        for port in (match["host"], match["ctr"]):
+            if port is not None and not 0 < int(port) < 65536:
+                raise InputError(f"Invalid -p {value!r}: port {port} is not in 1-65535")
         key = f"{match['ctr']}/{match['proto'] or 'tcp'}"
         host = int(match["host"]) if match["host"] else None
         if match["ip"]:

@@ -49,7 +49,13 @@ class EnvforgeSettings:
             )
         command = table.get("command")
         if isinstance(command, str):
-            command = shlex.split(command)
+            try:
+                command = shlex.split(command)
+            except ValueError as exc:
+                raise InvalidProjectError(
+                    f"Cannot split {command!r} in '{_TABLE}.command' ({exc})",
+                    hint='Balance the quotes, or give an array: command = ["python", "-m", "app"].',
+                ) from None
         if command is not None:
             command = _strings(command, "command")
             if not command:

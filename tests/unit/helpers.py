@@ -11,7 +11,9 @@ from envforge.plan import BuildOptions, Plan, ProjectFacts, make_plan
 from envforge.project import Project
 
 
-def plan_for(root: Path, options: BuildOptions = BuildOptions(), git_source: str | None = None) -> Plan:
+def plan_for(
+    root: Path, options: BuildOptions = BuildOptions(), git_source: str | None = None
+) -> Plan:
     project = Project.from_dict(tomllib.loads((root / "pyproject.toml").read_text()))
     lock_bytes = (root / "uv.lock").read_bytes()
     lock = Lock.from_dict(tomllib.loads(lock_bytes.decode()), project_name=project.name)

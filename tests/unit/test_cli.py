@@ -129,7 +129,7 @@ def test_malformed_toml(cpu: Path) -> None:
 
 
 def test_no_project_table(cpu: Path) -> None:
-    (cpu / "pyproject.toml").write_text('[tool.uv]\npackage = false\n')
+    (cpu / "pyproject.toml").write_text("[tool.uv]\npackage = false\n")
     assert _error("plan", str(cpu))[0] == "error: No [project] table in pyproject.toml"
 
 
@@ -204,5 +204,7 @@ def test_unreachable_engine_names_where_it_looked(cpu: Path, tmp_path: Path) -> 
 
 def test_help_is_fast_because_imports_are_lazy() -> None:
     code = "import sys; from envforge.cli import app; print(sorted(m for m in ('docker', 'jinja2', 'tomlkit', 'envforge.plan') if m in sys.modules))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ
+    )
     assert done.stdout.strip() == "[]"

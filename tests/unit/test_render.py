@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +17,11 @@ GOLDEN = REPO / "tests/golden"
 APP_VIRTUAL = REPO / "tests/fixtures/projects/app-virtual"
 
 CASES = {
-    "cpu-sklearn": (EXAMPLES / "cpu-sklearn", BuildOptions(), "https://github.com/envforge/examples.git"),
+    "cpu-sklearn": (
+        EXAMPLES / "cpu-sklearn",
+        BuildOptions(),
+        "https://github.com/envforge/examples.git",
+    ),
     "cpu-sklearn-offline": (
         EXAMPLES / "cpu-sklearn",
         BuildOptions(

@@ -1,0 +1,197 @@
+"""envforge against the single-stage recipe that reproducibility courses teach, on one project.
+
+Both are built on the same Docker engine, from the same base image, with the classic
+builder, in one run, and timed end to end as a user would type them (`envforge build`
+against `docker build`). Prints a table and writes JSON under bench/results/.
+
+    uv run python bench/compare_recipe.py [--project examples/cpu-sklearn]
+
+Offline lab: the base image and uv come from the lab's stand-ins (tests/lab/prepare.sh),
+and both builds trust the host's CA bundle to reach PyPI through TLS interception.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import docker
+
+REPO = Path(__file__).resolve().parent.parent
+LAB_PYTHON = os.environ.get("ENVFORGE_BASE_IMAGE", "envforge-lab/python:3.11-slim-bookworm")
+LAB_UV = os.environ.get("ENVFORGE_UV_IMAGE", "envforge-lab/uv:0.13.9")
+CA = Path(os.environ.get("ENVFORGE_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
+DOCKER_CLI = shutil.which("docker", path="/usr/bin") or "docker"
+
+# The course recipe, verbatim but for the base image (the lab's stand-in for
+# python:3.11-slim), the CA lines both builds need here, and --no-install-project:
+# as quoted, `uv sync` builds a packaged project before its sources are copied and
+# fails (hatchling: "Readme file does not exist"), so this is the smallest change
+# that builds. `uv run` then installs the project when the container starts.
+RECIPE = """\
+FROM {base}
+COPY ca.crt /etc/ca.crt
+ENV PIP_CERT=/etc/ca.crt SSL_CERT_FILE=/etc/ca.crt
+WORKDIR /app
+RUN pip install uv
+COPY pyproject.toml uv.lock ./
+RUN uv sync --no-cache --no-install-project
+COPY . .
+CMD ["uv", "run", "python", "predict.py"]
+"""
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def edit_code(root: Path, module: str, n: int) -> None:
+    path = root / module
+    path.write_text(path.read_text() + f"\n# benchmark edit {n}\n")
+
+
+def change_lock(root: Path) -> None:
+    """A real lock change: a new direct dependency (already in the tree), re-locked by uv."""
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(
+        text.replace("dependencies = [\n", 'dependencies = [\n    "threadpoolctl>=3",\n', 1)
+    )
+    subprocess.run(["uv", "lock", "--quiet", "--directory", str(root)], check=True)
+
+
+def venv_size(client: docker.DockerClient, tag: str, path: str) -> int:
+    out = client.containers.run(tag, entrypoint=["du", "-sb", path], remove=True)
+    return int(out.split()[0])
+
+
+def measure(project: Path, runs: int) -> dict[str, object]:
+    client = docker.from_env()
+    module = next(
+        p.relative_to(project)
+        for p in project.rglob("*.py")
+        if "experiment" in p.name or "main" in p.name
+    )
+    work = Path(tempfile.mkdtemp(prefix="envforge-bench-"))
+    ours, theirs = work / "envforge" / project.name, work / "recipe" / project.name
+    for dest in (ours, theirs):
+        shutil.copytree(
+            project,
+            dest,
+            ignore=shutil.ignore_patterns(".venv", "__pycache__", "Dockerfile", ".dockerignore"),
+        )
+    (theirs / "Dockerfile").write_text(RECIPE.format(base=LAB_PYTHON))
+    shutil.copy(CA, theirs / "ca.crt")
+
+    env = {
+        **os.environ,
+        "ENVFORGE_BASE_IMAGE": LAB_PYTHON,
+        "ENVFORGE_UV_IMAGE": LAB_UV,
+        "ENVFORGE_CA_BUNDLE": str(CA),
+    }
+    tag_ours, tag_theirs = "envforge-bench/ours:latest", "envforge-bench/recipe:latest"
+    envforge = [sys.executable, "-m", "envforge", "build", str(ours), "--tag", tag_ours]
+    recipe = [DOCKER_CLI, "build", "-q", "-t", tag_theirs, str(theirs)]
+    recipe_env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+
+    results: dict[str, dict[str, float]] = {"envforge": {}, "recipe": {}}
+    results["envforge"]["cold_build_s"] = timed([*envforge, "--no-cache"], env)
+    results["recipe"]["cold_build_s"] = timed([*recipe[:2], "--no-cache", *recipe[2:]], recipe_env)
+
+    code_ours, code_theirs = [], []
+    for n in range(runs):
+        edit_code(ours, str(module), n)
+        code_ours.append(timed(envforge, env))
+        edit_code(theirs, str(module), n)
+        code_theirs.append(timed(recipe, recipe_env))
+    results["envforge"]["code_change_rebuild_s"] = sorted(code_ours)[len(code_ours) // 2]
+    results["recipe"]["code_change_rebuild_s"] = sorted(code_theirs)[len(code_theirs) // 2]
+
+    change_lock(ours)
+    results["envforge"]["lock_change_rebuild_s"] = timed(envforge, env)
+    change_lock(theirs)
+    results["recipe"]["lock_change_rebuild_s"] = timed(recipe, recipe_env)
+
+    base = int(client.images.get(LAB_PYTHON).attrs["Size"])
+    for side, tag in (("envforge", tag_ours), ("recipe", tag_theirs)):
+        results[side]["image_bytes"] = int(client.images.get(tag).attrs["Size"])
+        results[side]["base_bytes"] = base
+        results[side]["environment_bytes"] = venv_size(client, tag, "/app/.venv")
+        results[side]["overhead_pct"] = round(
+            100 * (results[side]["image_bytes"] / (base + results[side]["environment_bytes"]) - 1),
+            2,
+        )
+    for tag in (tag_ours, tag_theirs):
+        client.images.remove(tag, force=True)
+    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "project": project.name,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "host": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "docker": client.version()["Version"],
+        },
+        "base_image": LAB_PYTHON,
+        "code_change_runs": runs,
+        "code_change_samples_s": {"envforge": code_ours, "recipe": code_theirs},
+        "results": results,
+    }
+
+
+def table(report: dict[str, object]) -> str:
+    results = report["results"]
+    assert isinstance(results, dict)
+    ours, theirs = results["envforge"], results["recipe"]
+    rows = [
+        ("cold build (s)", "cold_build_s", "{:.1f}"),
+        ("rebuild after code edit (s, median)", "code_change_rebuild_s", "{:.2f}"),
+        ("rebuild after lock change (s)", "lock_change_rebuild_s", "{:.1f}"),
+        ("final image (MB)", "image_bytes", "mb"),
+        ("base image (MB)", "base_bytes", "mb"),
+        ("environment /app/.venv (MB)", "environment_bytes", "mb"),
+        ("image over base + environment (%)", "overhead_pct", "{:.2f}"),
+    ]
+
+    def fmt(spec: str, value: float) -> str:
+        return f"{value / 1e6:.1f}" if spec == "mb" else spec.format(value)
+
+    lines = [f"{'':38}{'envforge':>12}{'recipe':>12}"]
+    lines += [
+        f"{label:38}{fmt(spec, ours[key]):>12}{fmt(spec, theirs[key]):>12}"
+        for label, key, spec in rows
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, default=REPO / "examples/cpu-sklearn")
+    parser.add_argument(
+        "--runs", type=int, default=5, help="code-edit rebuilds per side (median reported)"
+    )
+    args = parser.parse_args()
+    report = measure(args.project.resolve(), args.runs)
+    print(table(report))
+    out = REPO / "bench/results" / f"{report['project']}-{str(report['date'])[:10]}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten {out.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
