@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from envforge.errors import BuildError, DockerUnavailableError, ImageNotFoundError
+from envforge.errors import BuildError, DockerUnavailableError, ImageNotFoundError, RunError
 
 if TYPE_CHECKING:
     import docker
@@ -180,6 +180,15 @@ class RunSpec:
 
 def run_container(client: docker.DockerClient, spec: RunSpec) -> int:
     """Create, start, stream and remove a container; return its exit code."""
+    import docker.errors
+
+    try:
+        return _run(client, spec)
+    except docker.errors.APIError as exc:
+        raise RunError(spec.image, _api_message(exc)) from None
+
+
+def _run(client: docker.DockerClient, spec: RunSpec) -> int:
     container = client.containers.create(
         spec.image,
         command=list(spec.args) or None,
@@ -222,6 +231,8 @@ def _run_tty(client: docker.DockerClient, container: Any) -> int:
     import termios
     import tty
 
+    import docker.errors
+
     sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
     raw = getattr(sock, "_sock", sock)
     container.start()
@@ -229,7 +240,11 @@ def _run_tty(client: docker.DockerClient, container: Any) -> int:
     saved = termios.tcgetattr(fd)
     try:
         size = os.get_terminal_size(fd)
-        container.resize(height=size.lines, width=size.columns)
+        if size.lines and size.columns:
+            try:
+                container.resize(height=size.lines, width=size.columns)
+            except docker.errors.APIError:
+                pass  # the command may already have ended: nothing left to resize
         tty.setraw(fd)
         while True:
             ready, _, _ = select.select([raw, fd], [], [])

@@ -98,3 +98,12 @@ class ImageNotFoundError(InputError):
             f"No image '{ref}' in the Docker engine",
             hint="Build it first with 'envforge build', or name an existing image.",
         )
+
+
+class RunError(EnvforgeError):
+    """The engine refused to create or start a container (a bad volume, a port in use...)."""
+
+    def __init__(self, image: str, reason: str) -> None:
+        self.image = image
+        self.reason = reason
+        super().__init__(f"Cannot run '{image}': {reason}")

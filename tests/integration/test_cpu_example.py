@@ -164,3 +164,33 @@ def test_running_a_missing_image_is_a_clear_error(lab: Lab) -> None:
         done.stderr.splitlines()[0]
         == "error: No image 'envforge-test/absent:0' in the Docker engine"
     )
+
+
+@pytest.mark.skipif(
+    shutil.which("script") is None, reason="needs util-linux's script for a pseudo-terminal"
+)
+def test_interactive_tty_session(cpu_image: Built, lab: Lab) -> None:
+    import shlex
+    import subprocess
+
+    inner = shlex.join(
+        [
+            "envforge",
+            "run",
+            cpu_image.tag,
+            "--entrypoint",
+            "sh -c",
+            "--",
+            "test -t 0 && echo on-a-tty; exit 4",
+        ]
+    )
+    done = subprocess.run(
+        ["script", "-qec", inner, "/dev/null"],
+        capture_output=True,
+        text=True,
+        env=lab.cli_env(),
+        timeout=120,
+    )
+    assert done.returncode == 4
+    assert "on-a-tty" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
