@@ -6,6 +6,7 @@ and runs containers with their output streamed and their exit code returned.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -241,10 +242,9 @@ def _run_tty(client: docker.DockerClient, container: Any) -> int:
     try:
         size = os.get_terminal_size(fd)
         if size.lines and size.columns:
-            try:
+            # The command may already have ended: nothing left to resize.
+            with contextlib.suppress(docker.errors.APIError):
                 container.resize(height=size.lines, width=size.columns)
-            except docker.errors.APIError:
-                pass  # the command may already have ended: nothing left to resize
         tty.setraw(fd)
         while True:
             ready, _, _ = select.select([raw, fd], [], [])
