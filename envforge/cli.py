@@ -365,11 +365,10 @@ def run(
 
     image = target
     if Path(target).is_dir():
-        _, the_plan = _plan(
-            Path(target),
-            _options(None, None, None, None, None, None, False, None, None),
-            check_lock=False,
-        )
+        from envforge.plan import BuildOptions
+
+        # Only the tag is needed: no lock check, and no flag changes it.
+        _, the_plan = _plan(Path(target), BuildOptions(), check_lock=False)
         image = the_plan.default_tag
     spec = engine.RunSpec(
         image=image,

@@ -168,7 +168,7 @@ def make_plan(
         )
 
     labels = _labels(project, python, base_name, base_digest, facts, extras, groups)
-    version = project.version or _locked_version(project, lock) or "latest"
+    version = project.version or (lock.root.version if lock.root else None) or "latest"
     return Plan(
         project=project,
         python=python,
@@ -406,10 +406,6 @@ def _labels(
     labels[f"{LABEL_PREFIX}.extras"] = ",".join(extras)
     labels[f"{LABEL_PREFIX}.groups"] = ",".join(groups)
     return labels
-
-
-def _locked_version(project: Project, lock: Lock) -> str | None:
-    return lock.root.version if lock.root else None
 
 
 def _shell_join(argv: tuple[str, ...]) -> str:
