@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import docker
 
@@ -79,7 +80,13 @@ def venv_size(client: docker.DockerClient, tag: str, path: str) -> int:
     return int(out.split()[0])
 
 
-def measure(project: Path, runs: int) -> dict[str, object]:
+SCENARIOS = {
+    "clean": "a clean checkout (no .venv)",
+    "worktree": "the folder as a uv user has it: after `uv sync`, with its .venv",
+}
+
+
+def measure(project: Path, runs: int, scenario: str) -> dict[str, object]:
     client = docker.from_env()
     module = next(
         p.relative_to(project)
@@ -94,6 +101,9 @@ def measure(project: Path, runs: int) -> dict[str, object]:
             dest,
             ignore=shutil.ignore_patterns(".venv", "__pycache__", "Dockerfile", ".dockerignore"),
         )
+        if scenario == "worktree":
+            # What `uv run` leaves in every uv project: the recipe has no .dockerignore.
+            subprocess.run(["uv", "sync", "--quiet", "--directory", str(dest)], check=True)
     (theirs / "Dockerfile").write_text(RECIPE.format(base=LAB_PYTHON))
     shutil.copy(CA, theirs / "ca.crt")
 
@@ -139,21 +149,13 @@ def measure(project: Path, runs: int) -> dict[str, object]:
         client.images.remove(tag, force=True)
     shutil.rmtree(work, ignore_errors=True)
     return {
-        "project": project.name,
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "host": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "docker": client.version()["Version"],
-        },
-        "base_image": LAB_PYTHON,
-        "code_change_runs": runs,
+        "scenario": SCENARIOS[scenario],
         "code_change_samples_s": {"envforge": code_ours, "recipe": code_theirs},
         "results": results,
     }
 
 
-def table(report: dict[str, object]) -> str:
+def table(report: dict[str, Any]) -> str:
     results = report["results"]
     assert isinstance(results, dict)
     ours, theirs = results["envforge"], results["recipe"]
@@ -170,7 +172,7 @@ def table(report: dict[str, object]) -> str:
     def fmt(spec: str, value: float) -> str:
         return f"{value / 1e6:.1f}" if spec == "mb" else spec.format(value)
 
-    lines = [f"{'':38}{'envforge':>12}{'recipe':>12}"]
+    lines = [f"{report['scenario']}", f"{'':38}{'envforge':>12}{'recipe':>12}"]
     lines += [
         f"{label:38}{fmt(spec, ours[key]):>12}{fmt(spec, theirs[key]):>12}"
         for label, key, spec in rows
@@ -184,13 +186,30 @@ def main() -> None:
     parser.add_argument(
         "--runs", type=int, default=5, help="code-edit rebuilds per side (median reported)"
     )
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
     args = parser.parse_args()
-    report = measure(args.project.resolve(), args.runs)
-    print(table(report))
+    project = args.project.resolve()
+    scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    client = docker.from_env()
+    report: dict[str, Any] = {
+        "project": project.name,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "host": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "docker": client.version()["Version"],
+        },
+        "base_image": LAB_PYTHON,
+        "code_change_runs": args.runs,
+        "scenarios": {},
+    }
+    for scenario in scenarios:
+        report["scenarios"][scenario] = measure(project, args.runs, scenario)
+        print(table(report["scenarios"][scenario]) + "\n", flush=True)
     out = REPO / "bench/results" / f"{report['project']}-{str(report['date'])[:10]}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten {out.relative_to(REPO)}")
+    print(f"written {out.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -282,8 +282,10 @@ def build(
     Writes the Dockerfile and .dockerignore first when they are missing or still
     envforge's; a Dockerfile you edited is built as it is.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from envforge import engine
-    from envforge.loader import git_revision
+    from envforge.loader import check_lock_fresh, git_revision
     from envforge.outputs import classify, write_outputs
     from envforge.plan import CA_IN_CONTEXT
 
@@ -298,7 +300,15 @@ def build(
         group,
         ca_bundle,
     )
-    loaded, the_plan = _plan(path, options)
+    loaded, the_plan = _plan(path, options, check_lock=False)
+    # `uv lock --check` and git run while the engine is reached: a rebuild after a
+    # code edit is short, and these subprocesses would otherwise add to it.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fresh = pool.submit(check_lock_fresh, loaded.root, loaded.project, loaded.lock)
+        revision = pool.submit(git_revision, loaded.root)
+        client = engine.connect()
+        fresh.result()  # a stale lock stops here, before any file is written
+
     files = _rendered(the_plan)
     ours = {n: t for n, t in files.items() if force or classify(loaded.root / n, t) != "conflict"}
     for written in write_outputs(loaded.root, ours, force=force):
@@ -309,15 +319,13 @@ def build(
             f"using     {loaded.root / name} as you edited it (envforge's flags do not change it)"
         )
 
-    client = engine.connect()
     image_tag = tag or the_plan.default_tag
     extra_files = {CA_IN_CONTEXT: _read_ca(ca_bundle)} if ca_bundle is not None else {}
-    revision = git_revision(loaded.root) or ""
     built = engine.build_image(
         client,
         loaded.root,
         image_tag,
-        buildargs={the_plan.revision_arg: revision},
+        buildargs={the_plan.revision_arg: revision.result() or ""},
         extra_files=extra_files,
         nocache=no_cache,
     )

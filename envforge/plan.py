@@ -81,6 +81,7 @@ class Plan:
     env: Mapping[str, str]
     labels: Mapping[str, str]
     ca_bundle: bool
+    compile_bytecode: bool
     dockerignore: tuple[str, ...]
     default_tag: str
     decisions: tuple[Decision, ...] = field(default=())
@@ -158,6 +159,18 @@ def make_plan(
                 f"its source is copied to {APP_DIR} beside the environment",
             )
         )
+    decisions.append(
+        Decision(
+            "bytecode",
+            "compiled at build" if settings.compile_bytecode else "not compiled",
+            "the environment is read-only at run time, so .pyc files written at build are the only "
+            "ones Python gets: each start skips compiling what it imports; set [tool.envforge] "
+            "compile-bytecode = false for a faster build and a smaller image"
+            if settings.compile_bytecode
+            else "[tool.envforge] compile-bytecode = false: a faster build and a smaller image, "
+            "but every start compiles what it imports again",
+        )
+    )
     if options.ca_bundle:
         decisions.append(
             Decision(
@@ -190,6 +203,7 @@ def make_plan(
         env=dict(settings.env),
         labels=labels,
         ca_bundle=options.ca_bundle,
+        compile_bytecode=settings.compile_bytecode,
         dockerignore=dockerignore_patterns(settings.exclude, settings.include),
         default_tag=f"{project.normalized_name}:{version}",
         decisions=tuple(decisions),

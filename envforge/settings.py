@@ -32,6 +32,7 @@ class EnvforgeSettings:
     exclude: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
     uv_source: str | None = None
+    compile_bytecode: bool = True
 
     @classmethod
     def from_dict(cls, table: Any) -> EnvforgeSettings:
@@ -39,7 +40,7 @@ class EnvforgeSettings:
             raise InvalidProjectError(f"'{_TABLE}' must be a table")
         known = {
             "command", "python", "base-image", "debian", "apt-packages", "build-apt-packages", "ports",
-            "extras", "groups", "env", "exclude", "include", "uv-source",
+            "extras", "groups", "env", "exclude", "include", "uv-source", "compile-bytecode",
         }  # fmt: skip
         unknown = sorted(set(table) - known)
         if unknown:
@@ -88,7 +89,11 @@ class EnvforgeSettings:
                 f"Invalid value {uv_source!r} in '{_TABLE}.uv-source'",
                 hint=f"Use one of: {', '.join(UV_SOURCES)}.",
             )
+        compile_bytecode = table.get("compile-bytecode", True)
+        if not isinstance(compile_bytecode, bool):
+            raise InvalidProjectError(f"'{_TABLE}.compile-bytecode' must be true or false")
         return cls(
+            compile_bytecode=compile_bytecode,
             command=command,
             python=python,
             base_image=_opt_str(table, "base-image"),

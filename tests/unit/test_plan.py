@@ -412,6 +412,7 @@ def test_every_topic_is_explained() -> None:
         "dependencies",
         "command",
         "layers",
+        "bytecode",
         "ca bundle",
     ]
 

@@ -85,3 +85,11 @@ def test_values_are_quoted_for_the_dockerfile() -> None:
     text = render_dockerfile(plan_for(APP_VIRTUAL))
     assert 'ENV GREETING="say \\"hi\\" for \\$5"' in text
     assert 'ENTRYPOINT ["python", "main.py", "--serve"]' in text
+
+
+def test_bytecode_compilation_follows_the_setting(example_copy) -> None:
+    root = example_copy("cpu-sklearn")
+    assert "UV_COMPILE_BYTECODE=1 " in render_dockerfile(plan_for(root))
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\n[tool.envforge]\ncompile-bytecode = false\n")
+    assert "UV_COMPILE_BYTECODE=0 " in render_dockerfile(plan_for(root))

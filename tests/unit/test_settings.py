@@ -10,7 +10,8 @@ from envforge.errors import InvalidProjectError
 from envforge.settings import EnvforgeSettings
 
 KNOWN_KEYS = (
-    "apt-packages, base-image, build-apt-packages, command, debian, env, exclude, extras, "
+    "apt-packages, base-image, build-apt-packages, command, compile-bytecode, debian, env, "
+    "exclude, extras, "
     "groups, include, ports, python, uv-source"
 )
 
@@ -188,3 +189,12 @@ def test_string_arrays(key: str, value: Any) -> None:
 def test_optional_strings_must_not_be_empty(key: str) -> None:
     message = invalid({key: ""}).message
     assert message == f"'tool.envforge.{key}' must be a non-empty string in pyproject.toml"
+
+
+def test_compile_bytecode_is_on_unless_turned_off() -> None:
+    assert EnvforgeSettings.from_dict({}).compile_bytecode is True
+    assert EnvforgeSettings.from_dict({"compile-bytecode": False}).compile_bytecode is False
+    error = invalid({"compile-bytecode": "no"})
+    assert (
+        error.message == "'tool.envforge.compile-bytecode' must be true or false in pyproject.toml"
+    )
