@@ -194,3 +194,33 @@ def test_interactive_tty_session(cpu_image: Built, lab: Lab) -> None:
     assert done.returncode == 4
     assert "on-a-tty" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_script_project_runs_from_its_folder(lab: Lab, docker_client, tmp_path: Path) -> None:
+    """No [build-system]: the source is copied beside the environment, data and secrets stay out."""
+    from tests.conftest import REPO
+
+    root = tmp_path / "script-app"
+    shutil.copytree(REPO / "tests/fixtures/projects/script-app", root)
+    tag = "envforge-script-app:0.3.0"  # the default tag, which `envforge run PATH` finds
+    done = envforge("build", str(root), env=lab.cli_env())
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    try:
+        ran = envforge("run", str(root), "--no-tty", "--", "a", "b", env=lab.cli_env())
+        assert ran.returncode == 0, ran.stderr
+        # ENV values are literal: no build-time expansion of $HOME.
+        assert (
+            ran.stdout.strip() == "script-app six=1.17.0 greeting=hello from $HOME args=['a', 'b']"
+        )
+        listing = envforge(
+            "run", tag, "--no-tty", "--entrypoint", "sh -c", "--", "ls -A /app | sort | tr '\\n' ' '",
+            env=lab.cli_env(),
+        )  # fmt: skip
+        shipped = listing.stdout.split()
+        assert "main.py" in shipped and ".venv" in shipped
+        assert "data" not in shipped and ".env" not in shipped
+        image = docker_client.images.get(tag)
+        assert "8000/tcp" in image.attrs["Config"]["ExposedPorts"]
+        assert image.attrs["Config"]["Entrypoint"] == ["python", "main.py"]
+    finally:
+        docker_client.images.remove(tag, force=True)
