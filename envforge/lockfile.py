@@ -27,13 +27,31 @@ class LockedRequirement:
 
 
 @dataclass(frozen=True)
+class LockedDependency:
+    """An edge of the lock's graph: which entry of `name` (by version when the lock
+    forks), under which marker, with which extras."""
+
+    name: str
+    version: str | None = None
+    marker: str | None = None
+    extras: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LockedPackage:
     name: str
     version: str | None
     source: Mapping[str, str]
-    dependencies: tuple[str, ...] = ()
+    dependencies: tuple[LockedDependency, ...] = ()
+    optional_dependencies: Mapping[str, tuple[LockedDependency, ...]] = field(default_factory=dict)
+    dev_dependencies: Mapping[str, tuple[LockedDependency, ...]] = field(default_factory=dict)
+    resolution_markers: tuple[str, ...] = ()
     wheels: tuple[str, ...] = ()
     has_sdist: bool = False
+
+    @property
+    def dependency_names(self) -> tuple[str, ...]:
+        return tuple(d.name for d in self.dependencies)
 
     @property
     def is_root_candidate(self) -> bool:
@@ -124,15 +142,22 @@ def _package(raw: Any, index: int) -> LockedPackage:
     source = raw.get("source", {})
     if not isinstance(source, Mapping):
         raise LockError(f"Invalid 'source' in '{where}' ({raw['name']}) of uv.lock")
-    deps = raw.get("dependencies", [])
     wheels = raw.get("wheels", [])
+    table = f"{where} ({raw['name']})"
     return LockedPackage(
         name=raw["name"],
         version=str(version) if version is not None else None,
         source={str(k): str(v) for k, v in source.items()},
-        dependencies=tuple(
-            d["name"] for d in deps if isinstance(d, Mapping) and isinstance(d.get("name"), str)
-        ),
+        dependencies=_edges(raw.get("dependencies", []), f"{table}.dependencies"),
+        optional_dependencies={
+            str(extra): _edges(edges, f"{table}.optional-dependencies.{extra}")
+            for extra, edges in raw.get("optional-dependencies", {}).items()
+        },
+        dev_dependencies={
+            str(group): _edges(edges, f"{table}.dev-dependencies.{group}")
+            for group, edges in raw.get("dev-dependencies", {}).items()
+        },
+        resolution_markers=tuple(str(m) for m in raw.get("resolution-markers", ())),
         wheels=tuple(
             w.get("url") or w.get("filename") or w.get("path") or ""
             for w in wheels
@@ -140,6 +165,25 @@ def _package(raw: Any, index: int) -> LockedPackage:
         ),
         has_sdist="sdist" in raw,
     )
+
+
+def _edges(raw: Any, where: str) -> tuple[LockedDependency, ...]:
+    if not isinstance(raw, list):
+        raise LockError(f"'{where}' must be an array in uv.lock")
+    out = []
+    for i, edge in enumerate(raw):
+        if not isinstance(edge, Mapping) or not isinstance(edge.get("name"), str):
+            raise LockError(f"Invalid dependency entry in '{where}[{i}]' of uv.lock")
+        version = edge.get("version")
+        out.append(
+            LockedDependency(
+                name=edge["name"],
+                version=str(version) if version is not None else None,
+                marker=edge.get("marker"),
+                extras=tuple(str(e) for e in edge.get("extra", ())),
+            )
+        )
+    return tuple(out)
 
 
 def _requirement(raw: Any, where: str) -> LockedRequirement:

@@ -44,7 +44,7 @@ def test_real_lock_root_is_the_editable_project(sklearn_lock_data: dict[str, Any
     assert lock.root.version == "0.1.0"
     assert dict(lock.root.source) == {"editable": "."}
     assert lock.root.is_root_candidate
-    assert {"numpy", "pandas", "scikit-learn"} <= set(lock.root.dependencies)
+    assert {"numpy", "pandas", "scikit-learn"} <= set(lock.root.dependency_names)
 
 
 def test_real_lock_root_metadata(sklearn_lock_data: dict[str, Any]) -> None:
