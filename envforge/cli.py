@@ -393,5 +393,55 @@ def run(
     raise typer.Exit(engine.run_container(client, spec))
 
 
+@app.command()
+@handled
+def doctor(
+    path: Annotated[
+        Path | None, typer.Argument(help="A project: is this host able to run it?")
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option("--image", help="A local image: is this host able to run it?")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    host_facts: Annotated[
+        Path | None,
+        typer.Option(
+            "--host-facts",
+            help="Judge against recorded host facts (a doctor --json report) instead of this host.",
+        ),
+    ] = None,
+    python: PythonOpt = None,
+    extra: ExtraOpt = None,
+    group: GroupOpt = None,
+) -> None:
+    """Check the NVIDIA driver, GPUs and container toolkit, for a project or an image.
+
+    Exit code 0 when all is well (warnings included), 1 when something fails.
+    """
+    from envforge import doctor as doc
+    from envforge.cuda_catalog import load_cuda_catalog
+    from envforge.errors import InputError
+
+    if path is not None and image is not None:
+        raise InputError("Give a project PATH or --image, not both")
+    catalog = load_cuda_catalog()
+    project = image_needs = None
+    if path is not None:
+        _options(python, None, None, None, None, extra, False, group, None)
+        project = doc.needs_for_project(path, tuple(extra or ()), tuple(group or ()), python)
+    if image is not None:
+        labels, env = doc.image_config(image)
+        image_needs = (image, doc.needs_from_image_config(labels, env, catalog))
+    host = doc.load_host_facts(host_facts) if host_facts is not None else doc.probe_host()
+    report = doc.diagnose(host, project=project, image=image_needs, catalog=catalog)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        typer.echo(doc.render_text(report, color=sys.stdout.isatty()), nl=False)
+    raise typer.Exit(report.exit_code)
+
+
 def main() -> None:
     app(prog_name="envforge")

@@ -33,16 +33,14 @@ def docker_host() -> str:
 def connect() -> docker.DockerClient:
     """A client for the engine that DOCKER_HOST names (or the default socket), checked by a ping."""
     import docker
-    import docker.errors
 
     where = docker_host()
+    where += " (DOCKER_HOST)" if os.environ.get("DOCKER_HOST") else " (the default socket)"
     try:
         client = docker.from_env()
         client.ping()
-    except docker.errors.DockerException as exc:
-        raise DockerUnavailableError(f"{where} (DOCKER_HOST)", _reason(exc)) from None
-    except Exception as exc:  # requests' connection errors when the socket answers garbage
-        raise DockerUnavailableError(f"{where} (DOCKER_HOST)", _reason(exc)) from None
+    except Exception as exc:  # DockerException, or requests' errors when the socket answers garbage
+        raise DockerUnavailableError(where, _reason(exc)) from None
     return client
 
 

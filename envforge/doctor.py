@@ -1,0 +1,181 @@
+"""`envforge doctor`: the host report, and a verdict for a project or an image on this host.
+
+Gathering (probes, project, image config) lives here; the rules are in compat.py and the
+inference in gpu_needs.py, both pure. DOCTOR_SCHEMA versions the --json output, which
+README.md documents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from envforge.compat import Finding, host_findings, project_findings, verdict
+from envforge.cuda_catalog import CudaCatalog, load_cuda_catalog
+from envforge.gpu_needs import GpuNeeds
+from envforge.host import HostFacts
+
+DOCTOR_SCHEMA = 1
+_REQUIRE_CUDA_RE = re.compile(r"\bcuda>=(\d+\.\d+)")
+
+
+@dataclass(frozen=True)
+class Report:
+    subject: str  # "this host", a project path, or an image
+    host: HostFacts
+    needs: GpuNeeds | None
+    findings: tuple[Finding, ...]
+
+    @property
+    def verdict(self) -> str:
+        return verdict(list(self.findings))
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.verdict == "fail" else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": DOCTOR_SCHEMA,
+            "subject": self.subject,
+            "verdict": self.verdict,
+            "host": self.host.to_dict(),
+            "needs": self.needs.to_dict() if self.needs is not None else None,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def probe_host() -> HostFacts:
+    from envforge.engine_probe import probe_engine
+    from envforge.gpu_probe import probe_driver
+
+    return HostFacts(driver=probe_driver(), engine=probe_engine())
+
+
+def load_host_facts(path: Path) -> HostFacts:
+    """Host facts recorded by `envforge doctor --json` (its "host"), or bare HostFacts JSON."""
+    import json
+
+    from envforge.errors import InputError
+
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"Cannot read host facts from '{path}' ({exc})") from None
+    return HostFacts.from_dict(data["host"] if isinstance(data, dict) and "host" in data else data)
+
+
+def needs_for_project(
+    path: Path, extras: tuple[str, ...], groups: tuple[str, ...], python: str | None
+) -> tuple[str, GpuNeeds]:
+    """What the project's lock installs for its image's target, and what that needs."""
+    from envforge.catalog import load_catalog
+    from envforge.gpu_needs import infer_needs
+    from envforge.installset import Target, installed_packages
+    from envforge.loader import load_project
+    from envforge.plan import BuildOptions, make_plan
+
+    loaded = load_project(path)
+    catalog = load_catalog()
+    plan = make_plan(
+        loaded.project,
+        loaded.lock,
+        loaded.facts,
+        catalog,
+        BuildOptions(python=python, extras=extras, groups=groups),
+    )
+    image = catalog.python_image(plan.python, loaded.project.envforge.debian)
+    target = Target(image.python_patch if image else f"{plan.python}.0")
+    installed = installed_packages(loaded.lock, target, extras=plan.extras, groups=plan.groups)
+    needs = infer_needs(installed, load_cuda_catalog())
+    return loaded.project.name, replace(
+        needs, target=f"Python {target.python_full_version}, linux/x86_64"
+    )
+
+
+def needs_from_image_config(
+    labels: Mapping[str, str], env: Mapping[str, str], catalog: CudaCatalog
+) -> GpuNeeds:
+    """An image's needs from envforge's labels, or from NVIDIA's variables for foreign images."""
+    evidence: list[str] = []
+    cuda = labels.get("dev.envforge.cuda") or None
+    if cuda:
+        evidence.append(f"label dev.envforge.cuda={cuda}")
+    elif env.get("CUDA_VERSION"):
+        cuda = env["CUDA_VERSION"]
+        evidence.append(f"CUDA_VERSION={cuda}")
+    elif match := _REQUIRE_CUDA_RE.search(env.get("NVIDIA_REQUIRE_CUDA", "")):
+        cuda = match.group(1)
+        evidence.append(f"NVIDIA_REQUIRE_CUDA has cuda>={cuda}")
+    if not cuda:
+        return GpuNeeds()
+    archs = labels.get("dev.envforge.arch-list")
+    arch_list = tuple(a for a in archs.replace("+PTX", "").split(",") if a) if archs else None
+    major = int(cuda.split(".")[0])
+    from envforge.gpu_needs import FrameworkNeed
+
+    return GpuNeeds(
+        frameworks=(
+            FrameworkNeed(
+                "image", cuda, "cuda", cuda, None, "system", arch_list, evidence=tuple(evidence)
+            ),
+        ),
+        cuda=cuda,
+        cudnn=labels.get("dev.envforge.cudnn") or env.get("NV_CUDNN_VERSION") or None,
+        runtime_from="wheels" if labels.get("dev.envforge.cuda") else "system",
+        driver_floor=catalog.minor_compat_floor(major),
+        driver_toolkit=catalog.toolkit_driver(cuda),
+        arch_list=arch_list,
+        ptx=bool(archs and "+PTX" in archs),
+    )
+
+
+def image_config(ref: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Labels and environment of a local image."""
+    from envforge import engine
+
+    image = engine.get_image(engine.connect(), ref)
+    config = image.attrs.get("Config") or {}
+    env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
+    return dict(config.get("Labels") or {}), env
+
+
+def diagnose(
+    host: HostFacts,
+    *,
+    project: tuple[str, GpuNeeds] | None = None,
+    image: tuple[str, GpuNeeds] | None = None,
+    catalog: CudaCatalog | None = None,
+) -> Report:
+    catalog = catalog or load_cuda_catalog()
+    subject = project or image
+    if subject is None:
+        return Report("this host", host, None, tuple(host_findings(host, catalog)))
+    name, needs = subject
+    return Report(name, host, needs, tuple(project_findings(needs, host, catalog, subject=name)))
+
+
+def render_text(report: Report, *, color: bool = False) -> str:
+    import textwrap
+
+    import typer
+
+    paint = {"ok": "green", "warn": "yellow", "fail": "red"}
+    lines = [f"envforge doctor: {report.subject}", ""]
+    for f in report.findings:
+        level = f"{f.level:<5}"
+        if color:
+            level = typer.style(level, fg=paint[f.level], bold=f.level == "fail")
+        lines.append(f"{level} {f.check:<8} {f.what}")
+        for label, text in (("why", f.why), ("fix", f.fix)):
+            if text and f.level != "ok":
+                lines += textwrap.wrap(
+                    f"{label}: {text}", 92, initial_indent=" " * 15, subsequent_indent=" " * 20
+                )
+    fails = sum(f.level == "fail" for f in report.findings)
+    warns = sum(f.level == "warn" for f in report.findings)
+    lines += ["", f"verdict: {report.verdict} ({fails} failed, {warns} warnings)"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""A tiny seeded training step, envforge's GPU example."""

@@ -1,0 +1,3 @@
+from gpu_torch.train import main
+
+main()
