@@ -163,7 +163,10 @@ def project_findings(
     """A project's (or image's) needs against this host. gpus_requested: a `run --gpus` gate."""
     out: list[Finding] = []
     if not needs.needs_cuda:
-        cpu = [f"{f.name} {f.version} (CPU build)" for f in needs.frameworks]
+        cpu = [
+            f"{f.name} {f.version} ({'ROCm' if f.build == 'rocm' else 'CPU'} build)"
+            for f in needs.frameworks
+        ]
         out.append(
             Finding(
                 "ok",
@@ -268,15 +271,27 @@ def _arch_rule(needs: GpuNeeds, gpu: GpuDevice, catalog: CudaCatalog) -> Finding
     assert needs.cuda is not None
     toolkit_ok = catalog.cuda_supports_sm(needs.cuda, sm)
     arch = catalog.architecture(sm)
-    if toolkit_ok is False:
+    removed = arch.removed_in if arch else None
+    first = arch.first_cuda if arch else None
+    if toolkit_ok is False and removed and Version(_mm(needs.cuda)) >= Version(removed):
+        return Finding(
+            "fail",
+            "arch",
+            f"{name} is not supported by CUDA {needs.cuda}",
+            f"CUDA {needs.cuda} has no code generation for {label} (dropped in CUDA {removed}).",
+            f"Lock a build for a CUDA release before {removed}, which still supports this GPU.",
+        )
+    # A GPU newer than the CUDA: a known arch list still decides (PTX JIT, same-major cubins).
+    if toolkit_ok is False and needs.arch_list is None:
         return Finding(
             "fail",
             "arch",
             f"{name} is not supported by CUDA {needs.cuda}",
             f"CUDA {needs.cuda} has no code generation for {label}"
-            + (f" (dropped in CUDA {arch.removed_in})" if arch and arch.removed_in else "")
+            + (f" (it came in CUDA {first})" if first else "")
             + ".",
-            "Lock a build for a CUDA release that still supports this GPU.",
+            (f"Lock a build with CUDA >= {first}" if first else "Lock a build for a newer CUDA")
+            + _torch_hint(catalog, sm),
         )
     if needs.arch_list is None:
         return Finding(
@@ -304,7 +319,6 @@ def _arch_rule(needs: GpuNeeds, gpu: GpuDevice, catalog: CudaCatalog) -> Finding
             "The first start compiles the PTX for this GPU (slow), and some kernels may be missing.",
         )
     frameworks = ", ".join(f"{f.name} {f.version}" for f in needs.frameworks if f.build == "cuda")
-    first = arch.first_cuda if arch else None
     return Finding(
         "fail",
         "arch",
@@ -318,6 +332,10 @@ def _arch_rule(needs: GpuNeeds, gpu: GpuDevice, catalog: CudaCatalog) -> Finding
         )
         + _torch_hint(catalog, sm),
     )
+
+
+def _mm(cuda: str) -> str:
+    return ".".join(cuda.split(".")[:2])
 
 
 def _torch_hint(catalog: CudaCatalog, sm: str) -> str:

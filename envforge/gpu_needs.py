@@ -30,7 +30,7 @@ class FrameworkNeed:
 
     name: str
     version: str
-    build: str  # "cuda" or "cpu"
+    build: str  # "cuda", "cpu" or "rocm" (AMD: outside what envforge checks)
     cuda: str | None = None  # "12.4" or "12.4.1" when the lock shows the update
     cudnn: str | None = None
     runtime_from: str | None = None  # "wheels": nvidia-* in the lock; "system": the image's
@@ -110,6 +110,10 @@ class _Wheels:
     cudnn_evidence: str | None = None
     any_nvidia: tuple[str, ...] = ()
 
+    def on_major(self, major: str) -> bool:
+        """Whether the runtime wheel is CUDA ``major``: a cuda12 build cannot use 13's."""
+        return self.cuda is not None and self.cuda.split(".")[0] == major
+
 
 def _wheels(installed: Mapping[str, LockedPackage], catalog: CudaCatalog) -> _Wheels:
     cuda = cuda_ev = cudnn = cudnn_ev = None
@@ -156,10 +160,10 @@ def infer_needs(installed: Mapping[str, LockedPackage], catalog: CudaCatalog) ->
             jax = installed.get("jax")
             plugin = f"{pkg.name}=={version}: the CUDA {match.group(1)} plugin"
             need = from_wheels("jax", (jax.version if jax else None) or version, [plugin])
-            if need.cuda is None:
-                need = replace(need, cuda=f"{match.group(1)}.0")
+            if not wheels.on_major(match.group(1)):
+                need = replace(need, cuda=f"{match.group(1)}.0", cudnn=None, runtime_from="system")
                 notes.append(
-                    f"jax: no nvidia-cuda-runtime wheel in the lock; assuming CUDA {need.cuda}"
+                    f"jax: no CUDA {match.group(1)} runtime wheel in the lock; assuming CUDA {need.cuda}"
                 )
             frameworks.append(need)
         elif name == "tensorflow" and wheels.any_nvidia:
@@ -167,7 +171,7 @@ def infer_needs(installed: Mapping[str, LockedPackage], catalog: CudaCatalog) ->
             frameworks.append(from_wheels("tensorflow", version, ["nvidia-* wheels ([and-cuda])"]))
         elif match := _CUPY_RE.match(name):
             claimed.add(name)
-            if wheels.cuda is not None:
+            if wheels.on_major(match.group(1)):
                 frameworks.append(
                     from_wheels(pkg.name, version, ["its ctk extra brings the CUDA wheels"])
                 )
@@ -175,15 +179,16 @@ def infer_needs(installed: Mapping[str, LockedPackage], catalog: CudaCatalog) ->
                 frameworks.append(
                     FrameworkNeed(
                         pkg.name, version, "cuda", f"{match.group(1)}.0", None, "system",
-                        evidence=(f"{pkg.name}=={version}: CUDA {match.group(1)}.x from the system (no nvidia-cuda-runtime wheel)",),
+                        evidence=(f"{pkg.name}=={version}: CUDA {match.group(1)}.x from the system (no CUDA {match.group(1)} runtime wheel)",),
                     )
                 )  # fmt: skip
         elif name == "onnxruntime-gpu":
             claimed.add(name)
+            own = wheels.on_major("12")
             frameworks.append(
                 FrameworkNeed(
-                    pkg.name, version, "cuda", wheels.cuda or "12.0", wheels.cudnn or "9.0",
-                    "wheels" if wheels.cuda else "system",
+                    pkg.name, version, "cuda", wheels.cuda if own else "12.0",
+                    (wheels.cudnn if own else None) or "9.0", "wheels" if own else "system",
                     evidence=(f"{pkg.name}=={version}: built for CUDA 12 and cuDNN 9",),
                 )
             )  # fmt: skip
@@ -230,6 +235,10 @@ def infer_needs(installed: Mapping[str, LockedPackage], catalog: CudaCatalog) ->
 
 def _torch(version: str, wheels: _Wheels, catalog: CudaCatalog) -> FrameworkNeed:
     public, _, local = version.partition("+")
+    if local.startswith("rocm"):
+        return FrameworkNeed(
+            "torch", version, "rocm", evidence=(f"torch=={version}: a ROCm (AMD GPU) build",)
+        )
     if local == "cpu" or (not local and wheels.cuda is None):
         why = "a +cpu build" if local == "cpu" else "no nvidia-cuda-runtime wheel for this target"
         return FrameworkNeed("torch", version, "cpu", evidence=(f"torch=={version}: {why}",))
@@ -258,7 +267,7 @@ def _torch(version: str, wheels: _Wheels, catalog: CudaCatalog) -> FrameworkNeed
         version,
         "cuda",
         cuda,
-        wheels.cudnn or (build.cudnn if build else None),
+        wheels.cudnn or (_cudnn(build.cudnn) if build and build.cudnn else None),
         "wheels",
         arch_list,
         bool(build and build.ptx),

@@ -7,6 +7,7 @@ the project under the image's markers: this module walks it, as uv does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from packaging.utils import canonicalize_name
 
 from envforge.errors import LockError
 from envforge.lockfile import Lock, LockedDependency, LockedPackage
+
+_EXTRA_RE = re.compile(r"""\bextra\s*(==|!=)\s*(['"])(.*?)\2""")
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,15 @@ def _applies(marker: str | None, env: Mapping[str, str], extras: Iterable[str]) 
         raise LockError(f"Invalid marker {marker!r} in uv.lock") from None
     if "extra" not in marker:
         return parsed.evaluate(dict(env))
-    # uv encodes conflicting extras and groups as extra names ('extra-9-gpu-torch-cu124').
-    return any(parsed.evaluate({**env, "extra": e}) for e in (*extras, ""))
+    # uv encodes conflicting extras and groups as extra names ('extra-9-gpu-torch-cu124')
+    # and means a set: `extra != 'x'` holds when x is not active, whatever else is.
+    active = {canonicalize_name(e) for e in extras}
+
+    def decide(match: re.Match[str]) -> str:
+        holds = (canonicalize_name(match[3]) in active) == (match[1] == "==")
+        return "extra == ''" if holds else "extra != ''"
+
+    return Marker(_EXTRA_RE.sub(decide, marker)).evaluate({**env, "extra": ""})
 
 
 def _encoded(project: str, extras: Iterable[str], groups: Iterable[str]) -> list[str]:
