@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -95,6 +96,19 @@ AllExtrasOpt = Annotated[bool, typer.Option("--all-extras", help="Include every 
 GroupOpt = Annotated[
     list[str] | None, typer.Option("--group", help="Include this dependency group (repeatable).")
 ]
+CpuOpt = Annotated[
+    bool, typer.Option("--cpu", help="A CPU image: the CPU variant of the lock, no GPU setup.")
+]
+CudaOpt = Annotated[
+    str | None,
+    typer.Option("--cuda", help="Take CUDA X.Y from an nvidia/cuda base (a system CUDA)."),
+]
+PythonSourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--python-source", help="The image's Python: 'base' (the base image's) or 'uv' (managed)."
+    ),
+]
 CaOpt = Annotated[
     Path | None,
     typer.Option(
@@ -115,10 +129,28 @@ def _options(
     all_extras: bool,
     group: list[str] | None,
     ca_bundle: Path | None,
+    *,
+    cpu: bool = False,
+    cuda: str | None = None,
+    python_source: str | None = None,
 ) -> BuildOptions:
+    import re
+
     from envforge.errors import InputError
     from envforge.plan import BuildOptions
-    from envforge.settings import UV_SOURCES
+    from envforge.settings import PYTHON_SOURCES, UV_SOURCES
+
+    if cpu and cuda:
+        raise InputError("--cpu and --cuda exclude each other")
+    if cuda is not None and not re.fullmatch(r"\d{2}\.\d{1,2}(\.\d{1,3})?", cuda):
+        raise InputError(
+            f"Invalid --cuda {cuda!r}", hint="Give a CUDA release such as 12.4 or 12.4.1."
+        )
+    if python_source is not None and python_source not in PYTHON_SOURCES:
+        raise InputError(
+            f"Invalid --python-source {python_source!r}",
+            hint=f"Use one of: {', '.join(PYTHON_SOURCES)}.",
+        )
 
     if uv_source is not None and uv_source not in UV_SOURCES:
         raise InputError(
@@ -138,6 +170,9 @@ def _options(
         all_extras=all_extras,
         groups=tuple(group or ()),
         ca_bundle=ca_bundle is not None,
+        cpu=cpu,
+        cuda=cuda,
+        python_source=python_source,
     )
 
 
@@ -160,11 +195,25 @@ def _plan(
     path: Path, options: BuildOptions, *, check_lock: bool = True
 ) -> tuple[LoadedProject, Plan]:
     from envforge.catalog import load_catalog
+    from envforge.cuda_catalog import load_cuda_catalog
     from envforge.loader import load_project
     from envforge.plan import make_plan
 
     loaded = load_project(path, check_lock=check_lock)
-    return loaded, make_plan(loaded.project, loaded.lock, loaded.facts, load_catalog(), options)
+    if options.host_gpu is None and not options.cpu:
+        options = replace(options, host_gpu=_host_has_gpu())
+    plan = make_plan(
+        loaded.project, loaded.lock, loaded.facts, load_catalog(), options, load_cuda_catalog()
+    )
+    return loaded, plan
+
+
+def _host_has_gpu() -> bool:
+    """Whether this host has a working NVIDIA GPU: decides a lock's CPU/CUDA variant."""
+    from envforge.gpu_probe import probe_driver
+
+    driver = probe_driver()
+    return driver.status == "ok" and bool(driver.gpus)
 
 
 def _rendered(plan: Plan) -> dict[str, str]:
@@ -192,6 +241,9 @@ def dockerize(
     all_extras: AllExtrasOpt = False,
     group: GroupOpt = None,
     ca_bundle: CaOpt = None,
+    cpu: CpuOpt = False,
+    cuda: CudaOpt = None,
+    python_source: PythonSourceOpt = None,
 ) -> None:
     """Write a multi-stage Dockerfile and a .dockerignore beside pyproject.toml."""
     from envforge.outputs import write_outputs
@@ -206,6 +258,9 @@ def dockerize(
         all_extras,
         group,
         ca_bundle,
+        cpu=cpu,
+        cuda=cuda,
+        python_source=python_source,
     )
     loaded, plan = _plan(path, options)
     files = _rendered(plan)
@@ -232,6 +287,9 @@ def plan(
     all_extras: AllExtrasOpt = False,
     group: GroupOpt = None,
     ca_bundle: CaOpt = None,
+    cpu: CpuOpt = False,
+    cuda: CudaOpt = None,
+    python_source: PythonSourceOpt = None,
 ) -> None:
     """Print every decision behind the image, with its reason."""
     from envforge.report import plan_json, plan_text
@@ -246,6 +304,9 @@ def plan(
         all_extras,
         group,
         ca_bundle,
+        cpu=cpu,
+        cuda=cuda,
+        python_source=python_source,
     )
     loaded, the_plan = _plan(path, options)
     if as_json:
@@ -276,6 +337,9 @@ def build(
     all_extras: AllExtrasOpt = False,
     group: GroupOpt = None,
     ca_bundle: CaOpt = None,
+    cpu: CpuOpt = False,
+    cuda: CudaOpt = None,
+    python_source: PythonSourceOpt = None,
 ) -> None:
     """Build the image through the Docker engine, with the build log streamed live.
 
@@ -299,6 +363,9 @@ def build(
         all_extras,
         group,
         ca_bundle,
+        cpu=cpu,
+        cuda=cuda,
+        python_source=python_source,
     )
     loaded, the_plan = _plan(path, options, check_lock=False)
     # `uv lock --check` and git run while the engine is reached: a rebuild after a
@@ -334,6 +401,34 @@ def build(
     typer.echo(f"size      {built.size / 1e6:.1f} MB")
 
 
+def _gpu_gate(
+    image: str,
+    attrs: Any,
+    request: Any,
+    host_facts: Path | None,
+    skip_checks: bool,
+) -> None:
+    """The `run --gpus` preflight: print what is not ok in doctor's format (stderr), and
+    refuse on a fail unless --skip-checks. Runs before any container exists."""
+    from envforge import doctor as doc
+    from envforge import gate
+    from envforge.cuda_catalog import load_cuda_catalog
+
+    catalog = load_cuda_catalog()
+    labels, env = gate.image_labels_and_env(attrs)
+    needs = doc.needs_from_image_config(labels, env, catalog)
+    host = doc.load_host_facts(host_facts) if host_facts is not None else doc.probe_host()
+    pre = gate.preflight(image, needs, host, request, catalog)
+    shown = [f for f in pre.findings if f.level != "ok"]
+    if shown:
+        _err(gate.render_findings(shown, color=sys.stderr.isatty()).rstrip("\n"))
+    if not pre.refused:
+        return
+    if not skip_checks:
+        raise gate.GpuGateRefused(image, len(pre.failed))
+    _err(f"warning: --skip-checks: starting despite {len(pre.failed)} failed check(s)")
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @handled
 def run(
@@ -360,17 +455,48 @@ def run(
         bool | None,
         typer.Option("--tty/--no-tty", help="Interactive TTY (default: when attached to one)."),
     ] = None,
+    gpus: Annotated[
+        str | None,
+        typer.Option(
+            "--gpus",
+            help="GPUs for the container: all, a count, or device=0,1 / device=GPU-<uuid>. "
+            "Checked first against the driver, GPUs and container toolkit.",
+        ),
+    ] = None,
+    shm_size: Annotated[
+        str | None, typer.Option("--shm-size", help="Size of /dev/shm, such as 256m or 8g.")
+    ] = None,
+    skip_checks: Annotated[
+        bool,
+        typer.Option("--skip-checks", help="Start with --gpus even when the GPU checks fail."),
+    ] = False,
+    host_facts: Annotated[
+        Path | None,
+        typer.Option(
+            "--host-facts",
+            help="Check --gpus against recorded host facts (a doctor --json report) "
+            "instead of this host.",
+        ),
+    ] = None,
 ) -> None:
     """Run the image: output streamed, exit code returned, container removed.
 
     Arguments after `--` go to the image's command: envforge run PATH -- --seed 1
+
+    With --gpus, the image's CUDA (from envforge's labels, or NVIDIA_REQUIRE_CUDA /
+    CUDA_VERSION) is checked against this host before any container exists, as
+    `envforge doctor --image` does; a failed check refuses to start (exit 1).
     """
     import os
     import shlex
 
-    from envforge import engine
+    from envforge import engine, gate
+    from envforge.errors import InputError
     from envforge.runargs import parse_env, parse_ports, parse_volumes
 
+    if gpus is None and (skip_checks or host_facts is not None):
+        raise InputError("--skip-checks and --host-facts go with --gpus")
+    request = gate.parse_gpus(gpus) if gpus is not None else None
     image = target
     if Path(target).is_dir():
         from envforge.plan import BuildOptions
@@ -387,9 +513,13 @@ def run(
         workdir=workdir,
         entrypoint=shlex.split(entrypoint) if entrypoint else None,
         tty=tty if tty is not None else (sys.stdin.isatty() and sys.stdout.isatty()),
+        gpus=request,
+        shm_size=gate.parse_shm_size(shm_size) if shm_size is not None else None,
     )
     client = engine.connect()
-    engine.get_image(client, image)
+    found = engine.get_image(client, image)
+    if request is not None:
+        _gpu_gate(image, found.attrs, request, host_facts, skip_checks)
     raise typer.Exit(engine.run_container(client, spec))
 
 

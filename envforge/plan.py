@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from envforge import __version__
 from envforge.catalog import PYTHON_REGISTRY, Catalog, PythonImage
+from envforge.cuda_catalog import CudaCatalog
 from envforge.errors import InvalidProjectError, PlanError
+from envforge.gpu_needs import GpuNeeds
+from envforge.gpu_plan import GpuPlan, plan_gpu
 from envforge.lockfile import Lock
 from envforge.project import Project
 
@@ -24,6 +27,7 @@ APP_DIR = "/app"
 APP_USER = "app"
 APP_UID = 10001
 CA_IN_CONTEXT = ".envforge/ca-bundle.crt"
+MANAGED_PYTHON = "/opt/python"
 LABEL_PREFIX = "dev.envforge"
 
 
@@ -47,6 +51,10 @@ class BuildOptions:
     all_extras: bool = False
     groups: tuple[str, ...] = ()
     ca_bundle: bool = False
+    cpu: bool = False  # --cpu: no GPU setup, the CPU variant of a lock that has both
+    cuda: str | None = None  # --cuda X.Y: a system CUDA from an nvidia/cuda base
+    host_gpu: bool | None = None  # whether this host has an NVIDIA GPU (None: not probed)
+    python_source: str | None = None  # "base" or "uv" (managed Python)
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,8 @@ class Plan:
     labels: Mapping[str, str]
     ca_bundle: bool
     compile_bytecode: bool
+    gpu: GpuPlan
+    python_source: str  # "base": the base image's Python; "uv": uv's managed Python
     dockerignore: tuple[str, ...]
     default_tag: str
     decisions: tuple[Decision, ...] = field(default=())
@@ -97,17 +107,59 @@ def make_plan(
     facts: ProjectFacts,
     catalog: Catalog,
     options: BuildOptions = BuildOptions(),
+    cuda_catalog: CudaCatalog | None = None,
 ) -> Plan:
+    """The whole plan. Without cuda_catalog, no GPU analysis is made (a CPU image)."""
     decisions: list[Decision] = []
     settings = project.envforge
 
     python, why = _choose_python(project, lock, facts, catalog, options)
     decisions.append(Decision("python", python, why))
 
-    base_ref, base_name, base_digest, why = _choose_base(project, python, catalog, options)
+    extras, groups, flags = _selection(project, options)
+    gpu = GpuPlan("cpu")
+    if cuda_catalog is not None and lock.root is not None:
+        gpu = _plan_gpu(project, lock, catalog, cuda_catalog, options, python, extras, groups)
+        if gpu.variant_extras:
+            options = replace(options, extras=extras + gpu.variant_extras)
+            extras, groups, flags = _selection(project, options)
+    decisions += [Decision(*reason) for reason in gpu.reasons]
+
+    override = options.base_image or settings.base_image
+    if gpu.mode == "system" and not override:
+        assert gpu.base_name is not None
+        name = f"docker.io/{gpu.base_name}"
+        base_ref, base_name, base_digest = (
+            _mirrored(name, options.registry_mirror, short=True),
+            name,
+            None,
+        )
+        why = (
+            f"CUDA {gpu.cuda} from the system; not pinned: the catalog knows no digest for it "
+            "(pin one with --base-image nvidia/cuda:<tag>@sha256:...)"
+        )
+    else:
+        base_ref, base_name, base_digest, why = _choose_base(project, python, catalog, options)
     decisions.append(Decision("base image", base_ref, why))
+    python_source = options.python_source or settings.python_source
+    if python_source is None:
+        python_source = "uv" if gpu.mode == "system" and not override else "base"
+    if python_source == "uv":
+        decisions.append(
+            Decision(
+                "python source",
+                f"uv python install {python}",
+                "the base image carries no Python (nvidia/cuda): uv's managed Python is installed "
+                "in the builder and copied into the runtime stage",
+            )
+        )
 
     uv_source = options.uv_source or settings.uv_source or "image"
+    if uv_source == "pip" and python_source == "uv":
+        raise PlanError(
+            "--uv-source pip needs a Python in the base image, and this base has none",
+            hint="Use the uv image (--uv-image for a mirror), or a base with Python (--python-source base).",
+        )
     uv = catalog.uv
     if uv_source == "pip":
         uv_ref = f"uv=={uv.version}"
@@ -123,7 +175,6 @@ def make_plan(
         why = f"uv {uv.version} from its official image, {pin}; copied into the builder stages only"
     decisions.append(Decision("uv", uv_ref, why))
 
-    extras, groups, flags = _selection(project, options)
     decisions.append(
         Decision(
             "dependencies",
@@ -181,6 +232,7 @@ def make_plan(
         )
 
     labels = _labels(project, python, base_name, base_digest, facts, extras, groups)
+    labels.update(gpu.labels)
     version = project.version or (lock.root.version if lock.root else None) or "latest"
     return Plan(
         project=project,
@@ -204,9 +256,46 @@ def make_plan(
         labels=labels,
         ca_bundle=options.ca_bundle,
         compile_bytecode=settings.compile_bytecode,
+        gpu=gpu,
+        python_source=python_source,
         dockerignore=dockerignore_patterns(settings.exclude, settings.include),
         default_tag=f"{project.normalized_name}:{version}",
         decisions=tuple(decisions),
+    )
+
+
+def _plan_gpu(
+    project: Project,
+    lock: Lock,
+    catalog: Catalog,
+    cuda_catalog: CudaCatalog,
+    options: BuildOptions,
+    python: str,
+    extras: tuple[str, ...],
+    groups: tuple[str, ...],
+) -> GpuPlan:
+    from envforge.gpu_needs import infer_needs
+    from envforge.installset import Target, installed_packages
+
+    image = catalog.python_image(python, project.envforge.debian)
+    target = Target(image.python_patch if image else f"{python}.0")
+
+    def needs_for(chosen: tuple[str, ...]) -> GpuNeeds:
+        installed = installed_packages(lock, target, extras=chosen, groups=groups)
+        return replace(
+            infer_needs(installed, cuda_catalog),
+            target=f"Python {target.python_full_version}, linux/x86_64",
+        )
+
+    return plan_gpu(
+        extras_asked=bool(extras) or options.all_extras,
+        project_extras=sorted(project.optional_dependencies),
+        needs_for=needs_for,
+        catalog=cuda_catalog,
+        cpu=options.cpu,
+        cuda=options.cuda or project.envforge.cuda,
+        host_gpu=options.host_gpu,
+        chosen_extras=extras,
     )
 
 
@@ -332,7 +421,7 @@ def _mirrored(name: str, mirror: str | None, *, short: bool = False) -> str:
     registry, _, path = name.partition("/")
     if mirror:
         return f"{mirror.rstrip('/')}/{path}"
-    if short and registry == "docker.io" and path.startswith("library/"):
+    if short and registry == "docker.io":
         return path.removeprefix("library/")
     return name
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import jinja2
 
 from envforge import ownership
-from envforge.plan import APP_DIR, APP_UID, APP_USER, CA_IN_CONTEXT, VENV, Plan
+from envforge.plan import APP_DIR, APP_UID, APP_USER, CA_IN_CONTEXT, MANAGED_PYTHON, VENV, Plan
 
 
 def _templates_dir() -> Path:
@@ -49,6 +49,7 @@ def _context(plan: Plan) -> dict[str, object]:
         "user": APP_USER,
         "uid": APP_UID,
         "ca_path": CA_IN_CONTEXT,
+        "managed_python": MANAGED_PYTHON,
         "sync_flags": " ".join(plan.sync_flags),
         "build_requires": " ".join(_dq(r) for r in plan.project.build_requires),
     }

@@ -15,6 +15,9 @@ _PYTHON_RE = re.compile(r"^3\.\d{1,2}$")
 _APT_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$")
 _ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 UV_SOURCES = ("image", "pip")
+# Where the image's Python comes from: the base image's own, or uv's managed Python.
+PYTHON_SOURCES = ("base", "uv")
+_CUDA_RE = re.compile(r"^\d{2}\.\d{1,2}(\.\d{1,3})?$")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class EnvforgeSettings:
     include: tuple[str, ...] = ()
     uv_source: str | None = None
     compile_bytecode: bool = True
+    cuda: str | None = None
+    python_source: str | None = None
 
     @classmethod
     def from_dict(cls, table: Any) -> EnvforgeSettings:
@@ -41,6 +46,7 @@ class EnvforgeSettings:
         known = {
             "command", "python", "base-image", "debian", "apt-packages", "build-apt-packages", "ports",
             "extras", "groups", "env", "exclude", "include", "uv-source", "compile-bytecode",
+            "cuda", "python-source",
         }  # fmt: skip
         unknown = sorted(set(table) - known)
         if unknown:
@@ -92,7 +98,21 @@ class EnvforgeSettings:
         compile_bytecode = table.get("compile-bytecode", True)
         if not isinstance(compile_bytecode, bool):
             raise InvalidProjectError(f"'{_TABLE}.compile-bytecode' must be true or false")
+        cuda = _opt_str(table, "cuda")
+        if cuda is not None and not _CUDA_RE.match(cuda):
+            raise InvalidProjectError(
+                f"Invalid CUDA version {cuda!r} in '{_TABLE}.cuda'",
+                hint='Give major.minor, such as "12.4".',
+            )
+        python_source = _opt_str(table, "python-source")
+        if python_source is not None and python_source not in PYTHON_SOURCES:
+            raise InvalidProjectError(
+                f"Invalid value {python_source!r} in '{_TABLE}.python-source'",
+                hint=f"Use one of: {', '.join(PYTHON_SOURCES)}.",
+            )
         return cls(
+            cuda=cuda,
+            python_source=python_source,
             compile_bytecode=compile_bytecode,
             command=command,
             python=python,

@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 from envforge.catalog import load_catalog
+from envforge.cuda_catalog import load_cuda_catalog
 from envforge.lockfile import Lock, lock_hash
 from envforge.plan import BuildOptions, Plan, ProjectFacts, make_plan
 from envforge.project import Project
@@ -24,4 +25,4 @@ def plan_for(
         top_level=frozenset(p.name for p in root.iterdir()),
         git_source=git_source,
     )
-    return make_plan(project, lock, facts, load_catalog(), options)
+    return make_plan(project, lock, facts, load_catalog(), options, load_cuda_catalog())

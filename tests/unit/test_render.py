@@ -33,6 +33,12 @@ CASES = {
         None,
     ),
     "app-virtual": (APP_VIRTUAL, BuildOptions(extras=("fast",)), None),
+    # CUDA from the lock's wheels: slim base, NVIDIA settings, CUDA labels.
+    "gpu-torch": (EXAMPLES / "gpu-torch", BuildOptions(), None),
+    "gpu-torch-cpu": (EXAMPLES / "gpu-torch", BuildOptions(cpu=True), None),
+    # A system CUDA: nvidia/cuda runtime bases, uv's managed Python.
+    "gpu-torch-cuda12.4": (EXAMPLES / "gpu-torch", BuildOptions(cuda="12.4"), None),
+    "onnx-gpu": (REPO / "tests/fixtures/projects/onnx-gpu", BuildOptions(), None),
 }
 
 

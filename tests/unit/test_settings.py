@@ -10,9 +10,9 @@ from envforge.errors import InvalidProjectError
 from envforge.settings import EnvforgeSettings
 
 KNOWN_KEYS = (
-    "apt-packages, base-image, build-apt-packages, command, compile-bytecode, debian, env, "
+    "apt-packages, base-image, build-apt-packages, command, compile-bytecode, cuda, debian, env, "
     "exclude, extras, "
-    "groups, include, ports, python, uv-source"
+    "groups, include, ports, python, python-source, uv-source"
 )
 
 

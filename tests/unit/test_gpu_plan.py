@@ -1,0 +1,72 @@
+"""GPU decisions in the plan: the variant, the base, the NVIDIA settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from envforge.errors import PlanError
+from envforge.plan import BuildOptions
+from tests.conftest import EXAMPLES, REPO
+from tests.unit.helpers import plan_for
+
+GPU_TORCH = EXAMPLES / "gpu-torch"
+ONNX = REPO / "tests/fixtures/projects/onnx-gpu"
+
+
+def test_cuda_from_wheels_keeps_the_slim_base() -> None:
+    plan = plan_for(GPU_TORCH)
+    assert plan.gpu.mode == "wheels"
+    assert plan.base_ref.startswith("python:3.11-slim-trixie@sha256:")
+    assert dict(plan.gpu.env) == {
+        "NVIDIA_VISIBLE_DEVICES": "all",
+        "NVIDIA_DRIVER_CAPABILITIES": "compute,utility",
+        "NVIDIA_REQUIRE_CUDA": "cuda>=13.2",
+    }
+    assert plan.labels["dev.envforge.cuda"] == "13.2"
+    assert plan.labels["dev.envforge.cudnn"] == "9.26.0"
+    assert plan.python_source == "base"
+
+
+def test_cpu_flag_drops_the_gpu_setup() -> None:
+    plan = plan_for(GPU_TORCH, BuildOptions(cpu=True))
+    assert plan.gpu.mode == "cpu"
+    assert plan.gpu.env == ()
+    assert "dev.envforge.cuda" not in plan.labels
+    assert any(d.topic == "gpu" and d.choice == "none (--cpu)" for d in plan.decisions)
+
+
+def test_system_cuda_from_onnxruntime_takes_the_newest_12x_cudnn_runtime() -> None:
+    plan = plan_for(ONNX)
+    assert plan.gpu.mode == "system"
+    assert plan.base_ref == "nvidia/cuda:12.9.1-cudnn-runtime-ubuntu24.04"
+    assert plan.base_digest is None
+    assert plan.python_source == "uv"
+    assert plan.labels["dev.envforge.cuda"] == "12.9.1"
+    assert plan.labels["dev.envforge.cudnn"] == "9.10.2"  # the image's, from the catalog
+
+
+def test_forced_cuda_uses_the_newest_patch_and_says_two_cudas() -> None:
+    plan = plan_for(GPU_TORCH, BuildOptions(cuda="12.4"))
+    assert plan.base_ref == "nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04"
+    assert any(d.topic == "note" and d.choice == "two CUDAs" for d in plan.decisions)
+
+
+def test_a_registry_mirror_applies_to_nvidia_cuda_too() -> None:
+    plan = plan_for(ONNX, BuildOptions(registry_mirror="mirror.example:5000"))
+    assert plan.base_ref == "mirror.example:5000/nvidia/cuda:12.9.1-cudnn-runtime-ubuntu24.04"
+
+
+def test_a_named_base_keeps_its_own_python() -> None:
+    plan = plan_for(ONNX, BuildOptions(base_image="registry.corp/cuda-py:12.9"))
+    assert plan.base_ref == "registry.corp/cuda-py:12.9"
+    assert plan.python_source == "base"
+
+
+def test_pip_uv_needs_a_python_in_the_base() -> None:
+    with pytest.raises(PlanError, match="--uv-source pip needs a Python"):
+        plan_for(ONNX, BuildOptions(uv_source="pip"))
+
+
+def test_unknown_cuda_is_a_plan_error() -> None:
+    with pytest.raises(PlanError, match=r"CUDA 10\.2 is not in envforge's CUDA catalog"):
+        plan_for(GPU_TORCH, BuildOptions(cuda="10.2"))
