@@ -21,6 +21,8 @@ from envforge.errors import BuildError, DockerUnavailableError, ImageNotFoundErr
 if TYPE_CHECKING:
     import docker
 
+    from envforge.gate import GpuRequest
+
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 _STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 TAIL_LINES = 25
@@ -175,6 +177,16 @@ class RunSpec:
     workdir: str | None = None
     entrypoint: Sequence[str] | None = None
     tty: bool = False
+    gpus: GpuRequest | None = None  # --gpus, as a device request
+    shm_size: int | None = None  # bytes of /dev/shm
+
+
+_NO_GPU_RUNTIME = "could not select device driver"
+_NO_GPU_RUNTIME_HINT = (
+    "This Docker engine cannot hand out GPUs: install the NVIDIA Container Toolkit, run "
+    "`nvidia-ctk runtime configure --runtime=docker` and restart dockerd; `envforge doctor` "
+    "checks the setup."
+)
 
 
 def run_container(client: docker.DockerClient, spec: RunSpec) -> int:
@@ -183,8 +195,23 @@ def run_container(client: docker.DockerClient, spec: RunSpec) -> int:
 
     try:
         return _run(client, spec)
-    except docker.errors.APIError as exc:
-        raise RunError(spec.image, _api_message(exc)) from None
+    except docker.errors.DockerException as exc:  # APIError, or a request this API cannot take
+        error = RunError(spec.image, _api_message(exc))
+        if spec.gpus is not None and _NO_GPU_RUNTIME in error.reason:
+            error.hint = _NO_GPU_RUNTIME_HINT
+        raise error from None
+
+
+def _host_config(spec: RunSpec) -> dict[str, Any]:
+    """The create() arguments for --gpus and --shm-size, only when given."""
+    from docker.types import DeviceRequest
+
+    extra: dict[str, Any] = {}
+    if spec.gpus is not None:
+        extra["device_requests"] = [DeviceRequest(**spec.gpus.sdk_kwargs())]
+    if spec.shm_size is not None:
+        extra["shm_size"] = spec.shm_size
+    return extra
 
 
 def _run(client: docker.DockerClient, spec: RunSpec) -> int:
@@ -198,6 +225,7 @@ def _run(client: docker.DockerClient, spec: RunSpec) -> int:
         working_dir=spec.workdir,
         tty=spec.tty,
         stdin_open=spec.tty,
+        **_host_config(spec),
     )
     try:
         if spec.tty:
