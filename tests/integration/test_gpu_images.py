@@ -1,0 +1,129 @@
+"""GPU images in the offline lab: CUDA from wheels (gpu-torch) and a system CUDA (stand-in).
+
+No registry is reachable here, so nvidia/cuda cannot be pulled: the system-CUDA test builds
+against a locally made STAND-IN that carries nvidia/cuda's variables over the lab's Debian
+Python image. It proves the Dockerfile's system-CUDA path builds and runs, not NVIDIA's bits.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from envforge.lockfile import lock_hash
+from tests.conftest import EXAMPLES, REPO
+from tests.integration.conftest import LAB_PYTHON, Lab, envforge
+
+GPU_TORCH_TAG = "envforge-lab-cache/gpu-torch:lab"  # kept between runs: torch is large
+
+
+def _run(lab: Lab, image: str, script: str) -> tuple[int, str]:
+    done = envforge(
+        "run", image, "--no-tty", "--entrypoint", "sh -c", "--", script, env=lab.cli_env()
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def gpu_torch_image(lab: Lab, docker_client, tmp_path_factory) -> str:
+    """examples/gpu-torch, built once and reused while its lock is unchanged."""
+    import docker.errors
+
+    want = lock_hash((EXAMPLES / "gpu-torch/uv.lock").read_bytes())
+    try:
+        if docker_client.images.get(GPU_TORCH_TAG).labels.get("dev.envforge.lock-hash") == want:
+            return GPU_TORCH_TAG
+    except docker.errors.ImageNotFound:
+        pass
+    root = tmp_path_factory.mktemp("gpu") / "gpu-torch"
+    shutil.copytree(
+        EXAMPLES / "gpu-torch", root, ignore=shutil.ignore_patterns(".venv", "__pycache__")
+    )
+    done = envforge("build", str(root), "--tag", GPU_TORCH_TAG, env=lab.cli_env(), timeout=3000)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    return GPU_TORCH_TAG
+
+
+def test_torch_imports_with_the_locked_cuda(gpu_torch_image: str, lab: Lab) -> None:
+    code, out = _run(
+        lab, gpu_torch_image,
+        "python -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.is_available())'",
+    )  # fmt: skip
+    assert code == 0, out
+    # The lock: torch 2.15.0 for Python 3.11 with nvidia-cuda-runtime 13.2.86 (CUDA 13.2);
+    # PyPI's default build names its CUDA in its version.
+    assert out.split() == ["2.15.0+cu132", "13.2", "False"]
+
+
+def test_no_nvidia_cuda_underneath(gpu_torch_image: str, lab: Lab, docker_client) -> None:
+    image = docker_client.images.get(gpu_torch_image)
+    assert image.labels["org.opencontainers.image.base.name"] == LAB_PYTHON
+    assert image.labels["dev.envforge.cuda"] == "13.2"
+    env = dict(e.split("=", 1) for e in image.attrs["Config"]["Env"])
+    assert env["NVIDIA_REQUIRE_CUDA"] == "cuda>=13.2"
+    assert env["NVIDIA_VISIBLE_DEVICES"] == "all"
+    assert "CUDA_VERSION" not in env  # what every nvidia/cuda image sets
+    code, out = _run(
+        lab,
+        gpu_torch_image,
+        "ls -d /usr/local/cuda* 2>&1; ls /app/.venv/lib/python3.11/site-packages/nvidia | head -3",
+    )
+    assert code == 0
+    assert "No such file or directory" in out.splitlines()[0]  # the CUDA libraries come as wheels
+
+
+def test_the_example_trains_on_the_cpu_here(gpu_torch_image: str, lab: Lab) -> None:
+    done = envforge("run", gpu_torch_image, "--no-tty", env=lab.cli_env())
+    assert done.returncode == 0, done.stderr
+    # The same seeded loss the H100 printed (tests/fixtures/gpu/h100-device-run/gpu-torch-run.txt).
+    assert (
+        done.stdout.strip() == "gpu-torch device=cpu (cpu) torch=2.15.0+cu132 cuda=13.2 loss=0.4020"
+    )
+
+
+@pytest.fixture(scope="module")
+def cuda_standin(lab: Lab, docker_client, unique_tag):
+    """A STAND-IN for nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04: its variables, Debian inside."""
+    tag = f"{unique_tag}/cuda-standin:12.4.1-cudnn-runtime"
+    dockerfile = (
+        f"FROM {LAB_PYTHON}\n"
+        "ENV CUDA_VERSION=12.4.1 NV_CUDNN_VERSION=9.1.0.70\n"
+        'ENV NVIDIA_REQUIRE_CUDA="cuda>=12.4 brand=tesla,driver>=470,driver<471"\n'
+        "LABEL dev.envforge.lab-standin=nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04\n"
+    )
+    docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
+    yield tag
+    docker_client.images.remove(tag, force=True)
+
+
+def test_system_cuda_path_builds_on_a_standin(
+    cuda_standin: str, lab: Lab, docker_client, tmp_path: Path
+) -> None:
+    root = tmp_path / "script-app"
+    shutil.copytree(REPO / "tests/fixtures/projects/script-app", root)
+    tag = "envforge-test/script-app-cuda:1"
+    # The stand-in has Python, where nvidia/cuda has none: so --python-source base.
+    done = envforge(
+        "build", str(root), "--tag", tag, "--cuda", "12.4", "--base-image", cuda_standin,
+        "--python-source", "base", env=lab.cli_env(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    try:
+        image = docker_client.images.get(tag)
+        assert image.labels["dev.envforge.cuda"] == "12.4.1"
+        env = dict(e.split("=", 1) for e in image.attrs["Config"]["Env"])
+        assert env["CUDA_VERSION"] == "12.4.1"  # inherited from the base, as from nvidia/cuda
+        assert env["NVIDIA_DRIVER_CAPABILITIES"] == "compute,utility"
+        ran = envforge("run", tag, "--no-tty", env=lab.cli_env())
+        assert ran.returncode == 0 and ran.stdout.startswith("script-app six=1.17.0"), ran.stderr
+        report = json.loads(
+            envforge("doctor", "--image", tag, "--json", "--host-facts",
+                     str(REPO / "tests/fixtures/gpu/h100-device-run/doctor-host.json"), env=lab.cli_env()).stdout
+        )  # fmt: skip
+        assert report["needs"]["cuda"] == "12.4.1"
+    finally:
+        docker_client.images.remove(tag, force=True)
