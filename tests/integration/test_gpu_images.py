@@ -127,3 +127,21 @@ def test_system_cuda_path_builds_on_a_standin(
         assert report["needs"]["cuda"] == "12.4.1"
     finally:
         docker_client.images.remove(tag, force=True)
+
+
+def test_run_gpus_refuses_the_built_image_on_a_host_without_gpu(
+    gpu_torch_image: str, lab: Lab, docker_client
+) -> None:
+    from envforge.gpu_probe import probe_driver
+
+    if probe_driver().status == "ok":
+        pytest.skip("this host has a working NVIDIA driver")
+    before = {c.id for c in docker_client.containers.list(all=True)}
+    done = envforge("run", gpu_torch_image, "--gpus", "all", "--no-tty", env=lab.cli_env())
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("fail  driver   no NVIDIA driver on this host")
+    assert "CUDA 13.2 needs an NVIDIA driver >= 580 (>= 595.45.04 for full support)" in done.stderr
+    assert f"error: refusing to start {gpu_torch_image} with --gpus: 1 check(s) failed" in lines
+    assert {c.id for c in docker_client.containers.list(all=True)} == before
