@@ -32,6 +32,7 @@ class GpuPlan:
     variant_extras: tuple[str, ...] = ()  # extras chosen for a CPU/CUDA variant
     cuda: str | None = None  # what the image provides or needs: "13.2", "12.9.1"
     base_name: str | None = None  # system mode: nvidia/cuda:<tag>
+    builder_base_name: str | None = None  # system mode with cuda-devel: the -devel tag
     env: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     reasons: tuple[tuple[str, str, str], ...] = ()  # (topic, choice, reason)
@@ -94,6 +95,7 @@ def plan_gpu(
     cuda: str | None = None,
     host_gpu: bool | None = None,
     chosen_extras: tuple[str, ...] = (),
+    cuda_devel: bool = False,
 ) -> GpuPlan:
     """needs_for(extras) gives the needs of the install set with those extras."""
     reasons: list[tuple[str, str, str]] = []
@@ -139,7 +141,16 @@ def plan_gpu(
         release = newest_release(
             catalog, cuda or needs.cuda or "", major_only=not asked and _major_only(needs)
         )
-        base, why = cuda_base(catalog, release, cudnn=bool(needs.cudnn) or not needs.needs_cuda)
+        with_cudnn = bool(needs.cudnn) or not needs.needs_cuda
+        base, why = cuda_base(catalog, release, cudnn=with_cudnn)
+        builder = None
+        if cuda_devel:
+            # nvcc and headers for what compiles against CUDA, in the builder stages only.
+            builder = base.replace("-runtime-", "-devel-")
+            reasons.append(
+                ("builder", builder, "[tool.envforge] cuda-devel: nvcc and CUDA headers to build "
+                 "extensions, in the builder stages only; the runtime stage stays -runtime")
+            )  # fmt: skip
         source = "--cuda / [tool.envforge] cuda" if asked else _system_evidence(needs)
         reasons.append(
             (
@@ -163,6 +174,7 @@ def plan_gpu(
             variant,
             cuda=release,
             base_name=base,
+            builder_base_name=builder,
             env=(("NVIDIA_DRIVER_CAPABILITIES", "compute,utility"),),
             labels=_labels(release, needs, image_cudnn=_image_cudnn(catalog, release)),
             reasons=tuple(reasons),
@@ -176,8 +188,9 @@ def plan_gpu(
                 "gpu",
                 f"CUDA {needs.cuda} from wheels",
                 "the lock's nvidia-* wheels carry the CUDA libraries: a python:*-slim base, no "
-                "nvidia/cuda underneath (no second copy of CUDA); NVIDIA_REQUIRE_CUDA lets the "
-                "container toolkit and envforge check the driver",
+                "nvidia/cuda underneath, which saves the second copy of CUDA and cuDNN such a base "
+                "would carry (2.56 GB for examples/gpu-torch, bench/gpu_image_size.py); "
+                "NVIDIA_REQUIRE_CUDA lets the container toolkit and envforge check the driver",
             )
         )
         return GpuPlan(

@@ -72,6 +72,7 @@ class Plan:
     project: Project
     python: str
     base_ref: str
+    builder_ref: str  # the deps and project stages' base: base_ref, or a -devel image
     base_name: str
     base_digest: str | None
     uv_source: str
@@ -134,12 +135,17 @@ def make_plan(
             name,
             None,
         )
+        builder_ref = base_ref
+        if gpu.builder_base_name:
+            devel = f"docker.io/{gpu.builder_base_name}"
+            builder_ref = _mirrored(devel, options.registry_mirror, short=True)
         why = (
             f"CUDA {gpu.cuda} from the system; not pinned: the catalog knows no digest for it "
             "(pin one with --base-image nvidia/cuda:<tag>@sha256:...)"
         )
     else:
         base_ref, base_name, base_digest, why = _choose_base(project, python, catalog, options)
+        builder_ref = base_ref
     decisions.append(Decision("base image", base_ref, why))
     python_source = options.python_source or settings.python_source
     if python_source is None:
@@ -238,6 +244,7 @@ def make_plan(
         project=project,
         python=python,
         base_ref=base_ref,
+        builder_ref=builder_ref,
         base_name=base_name,
         base_digest=base_digest,
         uv_source=uv_source,
@@ -296,6 +303,7 @@ def _plan_gpu(
         cuda=options.cuda or project.envforge.cuda,
         host_gpu=options.host_gpu,
         chosen_extras=extras,
+        cuda_devel=project.envforge.cuda_devel,
     )
 
 

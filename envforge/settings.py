@@ -37,6 +37,7 @@ class EnvforgeSettings:
     uv_source: str | None = None
     compile_bytecode: bool = True
     cuda: str | None = None
+    cuda_devel: bool = False
     python_source: str | None = None
 
     @classmethod
@@ -46,7 +47,7 @@ class EnvforgeSettings:
         known = {
             "command", "python", "base-image", "debian", "apt-packages", "build-apt-packages", "ports",
             "extras", "groups", "env", "exclude", "include", "uv-source", "compile-bytecode",
-            "cuda", "python-source",
+            "cuda", "cuda-devel", "python-source",
         }  # fmt: skip
         unknown = sorted(set(table) - known)
         if unknown:
@@ -110,8 +111,12 @@ class EnvforgeSettings:
                 f"Invalid value {python_source!r} in '{_TABLE}.python-source'",
                 hint=f"Use one of: {', '.join(PYTHON_SOURCES)}.",
             )
+        cuda_devel = table.get("cuda-devel", False)
+        if not isinstance(cuda_devel, bool):
+            raise InvalidProjectError(f"'{_TABLE}.cuda-devel' must be true or false")
         return cls(
             cuda=cuda,
+            cuda_devel=cuda_devel,
             python_source=python_source,
             compile_bytecode=compile_bytecode,
             command=command,

@@ -70,3 +70,60 @@ def test_pip_uv_needs_a_python_in_the_base() -> None:
 def test_unknown_cuda_is_a_plan_error() -> None:
     with pytest.raises(PlanError, match=r"CUDA 10\.2 is not in envforge's CUDA catalog"):
         plan_for(GPU_TORCH, BuildOptions(cuda="10.2"))
+
+
+def test_cuda_devel_only_in_the_builder(example_copy) -> None:
+    from envforge.render import render_dockerfile
+
+    root = example_copy("gpu-torch")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text() + '\n[tool.envforge]\ncuda = "12.4"\ncuda-devel = true\n'
+    )
+    plan = plan_for(root)
+    assert plan.builder_ref == "nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04"
+    assert plan.base_ref == "nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04"
+    froms = [line for line in render_dockerfile(plan).splitlines() if line.startswith("FROM ")]
+    assert froms[1] == "FROM nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04 AS deps"
+    assert froms[-1] == "FROM nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04"
+
+
+# CPU and CUDA torch variants behind extras: the plan picks by flag, else by the host.
+
+
+def _variant(**kw):
+    from envforge.cuda_catalog import load_cuda_catalog
+    from envforge.gpu_needs import FrameworkNeed, GpuNeeds
+    from envforge.gpu_plan import plan_gpu
+
+    cuda = GpuNeeds(
+        (FrameworkNeed("torch", "2.5.1+cu124", "cuda", "12.4", "9.1.0", "wheels", ("9.0",)),),
+        cuda="12.4", cudnn="9.1.0", runtime_from="wheels",
+    )  # fmt: skip
+    cpu = GpuNeeds((FrameworkNeed("torch", "2.5.1+cpu", "cpu"),))
+    table = {("cpu",): cpu, ("cu124",): cuda, (): GpuNeeds()}
+    return plan_gpu(
+        extras_asked=False,
+        project_extras=["cpu", "cu124"],
+        needs_for=lambda extras: table[extras],
+        catalog=load_cuda_catalog(),
+        **kw,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kw", "extra", "mode"),
+    [
+        ({"host_gpu": True}, "cu124", "wheels"),
+        ({"host_gpu": False}, "cpu", "cpu"),
+        ({"host_gpu": None}, "cpu", "cpu"),
+        ({"host_gpu": True, "cpu": True}, "cpu", "cpu"),
+    ],
+)
+def test_variant_follows_flag_then_host(kw, extra, mode) -> None:
+    plan = _variant(**kw)
+    assert plan.variant_extras == (extra,)
+    assert plan.mode == mode
+    topic, choice, reason = plan.reasons[0]
+    assert (topic, choice) == ("variant", f"extra {extra}")
+    assert "CPU (cpu) and CUDA (cu124) builds of torch" in reason

@@ -10,7 +10,8 @@ from envforge.errors import InvalidProjectError
 from envforge.settings import EnvforgeSettings
 
 KNOWN_KEYS = (
-    "apt-packages, base-image, build-apt-packages, command, compile-bytecode, cuda, debian, env, "
+    "apt-packages, base-image, build-apt-packages, command, compile-bytecode, cuda, cuda-devel, "
+    "debian, env, "
     "exclude, extras, "
     "groups, include, ports, python, python-source, uv-source"
 )
