@@ -229,6 +229,9 @@ def dockerize(
     stdout: Annotated[
         bool, typer.Option("--stdout", help="Print the Dockerfile instead of writing files.")
     ] = False,
+    compose: Annotated[
+        bool, typer.Option("--compose", help="Also write compose.yaml (GPU reservation, volumes).")
+    ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Replace files you wrote or edited.")
     ] = False,
@@ -267,6 +270,10 @@ def dockerize(
     if stdout:
         typer.echo(files["Dockerfile"], nl=False)
         return
+    if compose:
+        from envforge.compose import render_compose
+
+        files["compose.yaml"] = render_compose(plan)
     for written in write_outputs(loaded.root, files, force=force):
         typer.echo(f"{written.action:<9} {loaded.root / written.name}")
     typer.echo(f"base      {plan.base_ref} (Python {plan.python})")
@@ -478,6 +485,17 @@ def run(
             "instead of this host.",
         ),
     ] = None,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record",
+            help="Write a JSON record of this run (image, lock, git commit, command, host GPU, "
+            "timing, exit code) to --runs-dir.",
+        ),
+    ] = False,
+    runs_dir: Annotated[
+        Path, typer.Option("--runs-dir", help="Where --record writes (envforge runs reads it).")
+    ] = Path(".envforge/runs"),
 ) -> None:
     """Run the image: output streamed, exit code returned, container removed.
 
@@ -520,7 +538,86 @@ def run(
     found = engine.get_image(client, image)
     if request is not None:
         _gpu_gate(image, found.attrs, request, host_facts, skip_checks)
-    raise typer.Exit(engine.run_container(client, spec))
+    if not record:
+        raise typer.Exit(engine.run_container(client, spec))
+    from envforge import records
+
+    with records.recording(
+        runs_dir, client=client, image=found, spec=spec, target=target, host_facts=host_facts
+    ) as run_record:
+        run_record.exit_code = engine.run_container(client, spec)
+    typer.echo(f"recorded  {run_record.path}", err=True)
+    raise typer.Exit(run_record.exit_code)
+
+
+@app.command()
+@handled
+def runs(
+    directory: Annotated[
+        Path, typer.Argument(help="Where `envforge run --record` wrote its records.")
+    ] = Path(".envforge/runs"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the records as JSON.")] = False,
+) -> None:
+    """List the recorded runs, newest first."""
+    from envforge import records
+
+    raise typer.Exit(records.list_command(directory, as_json=as_json))
+
+
+@app.command()
+@handled
+def readme(
+    path: PathArg = Path("."),
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Exit 1, printing the difference, when the section is stale."),
+    ] = False,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create README.md when it is missing.")
+    ] = False,
+    python: PythonOpt = None,
+    base_image: BaseOpt = None,
+    registry_mirror: MirrorOpt = None,
+    extra: ExtraOpt = None,
+    all_extras: AllExtrasOpt = False,
+    group: GroupOpt = None,
+    cpu: CpuOpt = False,
+    cuda: CudaOpt = None,
+) -> None:
+    """Write or update the requirements section of README.md (driver, CUDA, GPUs, commands)."""
+    from envforge import readme as readme_mod
+
+    # The section must not depend on the machine that writes it: no host probe.
+    options = replace(
+        _options(
+            python,
+            base_image,
+            registry_mirror,
+            None,
+            None,
+            extra,
+            all_extras,
+            group,
+            None,
+            cpu=cpu,
+            cuda=cuda,
+        ),
+        host_gpu=False,
+    )
+    loaded, the_plan = _plan(path, options, check_lock=False)
+    raise typer.Exit(readme_mod.readme_command(loaded, the_plan, check=check, create=create))
+
+
+@app.command()
+@handled
+def verify(
+    image: Annotated[str, typer.Argument(help="The image to check.")],
+    path: PathArg = Path("."),
+) -> None:
+    """Prove the image holds exactly the lock's packages, and its labels the lock's hash."""
+    from envforge import verify as verify_mod
+
+    raise typer.Exit(verify_mod.verify_command(image, path))
 
 
 @app.command()

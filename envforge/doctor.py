@@ -159,22 +159,10 @@ def diagnose(
 
 
 def render_text(report: Report, *, color: bool = False) -> str:
-    import textwrap
+    from envforge.gate import render_findings
 
-    import typer
-
-    paint = {"ok": "green", "warn": "yellow", "fail": "red"}
     lines = [f"envforge doctor: {report.subject}", ""]
-    for f in report.findings:
-        level = f"{f.level:<5}"
-        if color:
-            level = typer.style(level, fg=paint[f.level], bold=f.level == "fail")
-        lines.append(f"{level} {f.check:<8} {f.what}")
-        for label, text in (("why", f.why), ("fix", f.fix)):
-            if text and f.level != "ok":
-                lines += textwrap.wrap(
-                    f"{label}: {text}", 92, initial_indent=" " * 15, subsequent_indent=" " * 20
-                )
+    lines += render_findings(report.findings, color=color).splitlines()
     fails = sum(f.level == "fail" for f in report.findings)
     warns = sum(f.level == "warn" for f in report.findings)
     lines += ["", f"verdict: {report.verdict} ({fails} failed, {warns} warnings)"]

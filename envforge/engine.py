@@ -285,3 +285,44 @@ def _run_tty(client: docker.DockerClient, container: Any) -> int:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
         sock.close()
     return int(container.wait().get("StatusCode", 1))
+
+
+def run_captured(
+    client: docker.DockerClient,
+    image: str,
+    command: Sequence[str],
+    *,
+    entrypoint: Sequence[str],
+    timeout: int = 300,
+) -> tuple[int, str, str]:
+    """A short command in a fresh container without network: (exit status, stdout, stderr).
+
+    For envforge's own probes of an image. The container is removed whatever happens;
+    create/attach/start rather than containers.run(), which would pull a missing image.
+    """
+    import docker.errors
+    import requests.exceptions
+
+    container = None
+    try:
+        container = client.containers.create(
+            image, command=list(command), entrypoint=list(entrypoint), network_disabled=True
+        )
+        stream = client.api.attach(str(container.id), stream=True, logs=True, demux=True)
+        container.start()
+        stdout, stderr = bytearray(), bytearray()
+        for out, err in stream:
+            stdout += out or b""
+            stderr += err or b""
+        status = int(container.wait(timeout=timeout).get("StatusCode", 1))
+    except docker.errors.ImageNotFound:
+        raise ImageNotFoundError(image) from None
+    except docker.errors.APIError as exc:
+        raise RunError(image, _api_message(exc)) from None
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise RunError(image, str(exc) or type(exc).__name__) from None
+    finally:
+        if container is not None:
+            with contextlib.suppress(docker.errors.DockerException):
+                container.remove(force=True)
+    return status, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")

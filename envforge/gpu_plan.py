@@ -182,7 +182,10 @@ def plan_gpu(
 
     if needs.needs_cuda:
         assert needs.cuda is not None
-        minor = ".".join(needs.cuda.split(".")[:2])
+        # The toolkit compares this with the driver's CUDA version and knows nothing of
+        # minor-version compatibility: asking for X.Y would refuse the older drivers of the
+        # same major that run it. So the major's floor; envforge's own checks tell the rest.
+        major = needs.cuda.split(".")[0]
         reasons.append(
             (
                 "gpu",
@@ -201,7 +204,7 @@ def plan_gpu(
             env=(
                 ("NVIDIA_VISIBLE_DEVICES", "all"),
                 ("NVIDIA_DRIVER_CAPABILITIES", "compute,utility"),
-                ("NVIDIA_REQUIRE_CUDA", f"cuda>={minor}"),
+                ("NVIDIA_REQUIRE_CUDA", f"cuda>={major}.0"),
             ),
             labels=_labels(needs.cuda, needs),
             reasons=tuple(reasons),

@@ -96,6 +96,8 @@ class Plan:
     dockerignore: tuple[str, ...]
     default_tag: str
     decisions: tuple[Decision, ...] = field(default=())
+    # What was asked on the command line (variant extras included): what gives this plan again.
+    options: BuildOptions = field(default_factory=BuildOptions)
 
     @property
     def revision_arg(self) -> str:
@@ -141,7 +143,7 @@ def make_plan(
             builder_ref = _mirrored(devel, options.registry_mirror, short=True)
         why = (
             f"CUDA {gpu.cuda} from the system; not pinned: the catalog knows no digest for it "
-            "(pin one with --base-image nvidia/cuda:<tag>@sha256:...)"
+            "(pin one with --base-image nvidia/cuda:<tag>@sha256:... --python-source uv)"
         )
     else:
         base_ref, base_name, base_digest, why = _choose_base(project, python, catalog, options)
@@ -268,6 +270,7 @@ def make_plan(
         dockerignore=dockerignore_patterns(settings.exclude, settings.include),
         default_tag=f"{project.normalized_name}:{version}",
         decisions=tuple(decisions),
+        options=options,
     )
 
 
@@ -532,6 +535,7 @@ _DEFAULT_IGNORES: tuple[tuple[str, tuple[str, ...]], ...] = (
     )),
     ("Version control (the revision travels as a build argument)", (".git", ".hg", ".svn")),
     ("Build outputs", ("build", "dist", "**/*.egg-info")),
+    ("envforge's run records (envforge run --record)", (".envforge/runs",)),
     ("Notebooks' checkpoints", ("**/.ipynb_checkpoints",)),
     ("Secrets never belong in an image", (
         ".env", ".env.*", "**/*.pem", "**/*.key", "**/id_rsa*", "**/id_ed25519*", ".netrc",

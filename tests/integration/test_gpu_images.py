@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from envforge.lockfile import lock_hash
 from tests.conftest import EXAMPLES, REPO
 from tests.integration.conftest import LAB_PYTHON, Lab, envforge
 
@@ -30,15 +29,8 @@ def _run(lab: Lab, image: str, script: str) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def gpu_torch_image(lab: Lab, docker_client, tmp_path_factory) -> str:
-    """examples/gpu-torch, built once and reused while its lock is unchanged."""
-    import docker.errors
-
-    want = lock_hash((EXAMPLES / "gpu-torch/uv.lock").read_bytes())
-    try:
-        if docker_client.images.get(GPU_TORCH_TAG).labels.get("dev.envforge.lock-hash") == want:
-            return GPU_TORCH_TAG
-    except docker.errors.ImageNotFound:
-        pass
+    """examples/gpu-torch through envforge build: the engine's layer cache makes a rebuild
+    with the same lock and Dockerfile take seconds, so the large layers are built once."""
     root = tmp_path_factory.mktemp("gpu") / "gpu-torch"
     shutil.copytree(
         EXAMPLES / "gpu-torch", root, ignore=shutil.ignore_patterns(".venv", "__pycache__")
@@ -64,7 +56,7 @@ def test_no_nvidia_cuda_underneath(gpu_torch_image: str, lab: Lab, docker_client
     assert image.labels["org.opencontainers.image.base.name"] == LAB_PYTHON
     assert image.labels["dev.envforge.cuda"] == "13.2"
     env = dict(e.split("=", 1) for e in image.attrs["Config"]["Env"])
-    assert env["NVIDIA_REQUIRE_CUDA"] == "cuda>=13.2"
+    assert env["NVIDIA_REQUIRE_CUDA"] == "cuda>=13.0"  # the major's floor: MVC drivers pass
     assert env["NVIDIA_VISIBLE_DEVICES"] == "all"
     assert "CUDA_VERSION" not in env  # what every nvidia/cuda image sets
     code, out = _run(

@@ -7,6 +7,11 @@
 #   envforge-lab/uv:<version>  stand-in for ghcr.io/astral-sh/uv:<version>
 #                              (FROM scratch, /uv and /uvx from PyPI's uv wheel)
 #
+# Tools it installs with apt when missing: docker.io (dockerd and the docker
+# client), debootstrap, unzip, and docker-compose (Debian's Compose v1, which
+# validates and runs the compose.yaml that `envforge dockerize --compose`
+# writes, GPU reservation included).
+#
 # Idempotent: images already present are reused; the finished root file
 # systems and uv binaries are cached under $LAB_CACHE so that a run after the
 # images were wiped only re-imports them.
@@ -107,6 +112,7 @@ missing=()
 [[ -x /usr/bin/docker ]] || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || [[ -x /usr/sbin/debootstrap ]] || missing+=(debootstrap)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if ((${#missing[@]})); then
     # A background "apt-get install docker.io" may hold the dpkg lock:
     # DPkg::Lock::Timeout waits for it.

@@ -20,7 +20,7 @@ def test_cuda_from_wheels_keeps_the_slim_base() -> None:
     assert dict(plan.gpu.env) == {
         "NVIDIA_VISIBLE_DEVICES": "all",
         "NVIDIA_DRIVER_CAPABILITIES": "compute,utility",
-        "NVIDIA_REQUIRE_CUDA": "cuda>=13.2",
+        "NVIDIA_REQUIRE_CUDA": "cuda>=13.0",
     }
     assert plan.labels["dev.envforge.cuda"] == "13.2"
     assert plan.labels["dev.envforge.cudnn"] == "9.26.0"
