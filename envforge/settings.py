@@ -90,30 +90,16 @@ class EnvforgeSettings:
             for k, v in env.items()
         ):
             raise InvalidProjectError(f"'{_TABLE}.env' must be a table of NAME = \"value\" strings")
-        uv_source = _opt_str(table, "uv-source")
-        if uv_source is not None and uv_source not in UV_SOURCES:
-            raise InvalidProjectError(
-                f"Invalid value {uv_source!r} in '{_TABLE}.uv-source'",
-                hint=f"Use one of: {', '.join(UV_SOURCES)}.",
-            )
-        compile_bytecode = table.get("compile-bytecode", True)
-        if not isinstance(compile_bytecode, bool):
-            raise InvalidProjectError(f"'{_TABLE}.compile-bytecode' must be true or false")
+        uv_source = _choice(table, "uv-source", UV_SOURCES)
+        compile_bytecode = _bool(table, "compile-bytecode", True)
         cuda = _opt_str(table, "cuda")
         if cuda is not None and not _CUDA_RE.match(cuda):
             raise InvalidProjectError(
                 f"Invalid CUDA version {cuda!r} in '{_TABLE}.cuda'",
                 hint='Give major.minor, such as "12.4".',
             )
-        python_source = _opt_str(table, "python-source")
-        if python_source is not None and python_source not in PYTHON_SOURCES:
-            raise InvalidProjectError(
-                f"Invalid value {python_source!r} in '{_TABLE}.python-source'",
-                hint=f"Use one of: {', '.join(PYTHON_SOURCES)}.",
-            )
-        cuda_devel = table.get("cuda-devel", False)
-        if not isinstance(cuda_devel, bool):
-            raise InvalidProjectError(f"'{_TABLE}.cuda-devel' must be true or false")
+        python_source = _choice(table, "python-source", PYTHON_SOURCES)
+        cuda_devel = _bool(table, "cuda-devel", False)
         return cls(
             cuda=cuda,
             cuda_devel=cuda_devel,
@@ -133,6 +119,23 @@ class EnvforgeSettings:
             include=_strings(table.get("include", []), "include"),
             uv_source=uv_source,
         )
+
+
+def _choice(table: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str | None:
+    value = _opt_str(table, key)
+    if value is not None and value not in choices:
+        raise InvalidProjectError(
+            f"Invalid value {value!r} in '{_TABLE}.{key}'",
+            hint=f"Use one of: {', '.join(choices)}.",
+        )
+    return value
+
+
+def _bool(table: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise InvalidProjectError(f"'{_TABLE}.{key}' must be true or false")
+    return value
 
 
 def _opt_str(table: Mapping[str, Any], key: str) -> str | None:
