@@ -247,7 +247,10 @@ def test_torch_unverified_rows(shipped: CudaCatalog) -> None:
     assert build is not None and not build.verified
     future = shipped.torch_build("2.15.0", "cu132")
     assert future is not None and future.cuda == "13.2" and not future.verified
-    assert future.arch_list is None
+    # Its arch list was read from the wheel (no PTX); only its index variants are unknown.
+    assert future.arch_list == ("7.5", "8.0", "8.6", "9.0", "10.0", "12.0")
+    assert future.ptx is False
+    assert future.arch_source == "WHEEL"
 
 
 @pytest.mark.parametrize(

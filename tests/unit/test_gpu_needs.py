@@ -323,12 +323,13 @@ def test_gpu_torch_for_python_3_11_needs_cuda_13_2(catalog: CudaCatalog) -> None
     # 13.2.86 is not in the catalog's runtime table: only major.minor is known.
     assert (needs.cuda, needs.cudnn, needs.runtime_from) == ("13.2", "9.26.0", "wheels")
     assert (needs.driver_floor, needs.driver_toolkit) == ("580", "595.45.04")
-    # The catalog has no (verified) arch list for 2.15.0: unknown, not guessed.
-    assert needs.arch_list is None
+    # 2.15.0's arch list was read from the wheel itself: no PTX.
+    assert needs.arch_list == ("7.5", "8.0", "8.6", "9.0", "10.0", "12.0")
+    assert needs.ptx is False
     text = evidence(needs)
     assert "nvidia-cuda-runtime==13.2.86 -> CUDA 13.2" in text
     assert "nvidia-cudnn-cu13==9.26.0.51 -> cuDNN 9.26.0" in text
-    assert "arch list of torch 2.15.0 not in the catalog" in text
+    assert "arch list 7.5 8.0 8.6 9.0 10.0 12.0 (verified: WHEEL)" in text
 
 
 def test_gpu_torch_for_python_3_10_needs_cuda_13_0_2(catalog: CudaCatalog) -> None:

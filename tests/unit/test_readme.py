@@ -91,8 +91,13 @@ def test_gpu_section_from_wheels() -> None:
         "- **NVIDIA driver**: >= 595.45.04 for full CUDA 13.2 support; >= 580 runs it under "
         "minor-version compatibility (features that need a newer driver are unavailable)"
     ) in text
-    # torch 2.15.0's arch list is not in the catalog: said so, not guessed.
-    assert "not known: envforge's CUDA catalog has no architecture list for torch 2.15.0" in text
+    # torch 2.15.0's arch list, read from the wheel: the families it runs on, no PTX line.
+    assert (
+        "- **GPUs**: built for compute capability 7.5, 8.0, 8.6, 9.0, 10.0, 12.0, so it runs on:"
+        in text
+    )
+    assert "  - Hopper (9.0): H100, H200\n" in text
+    assert "PTX" not in text
     assert "`python:3.11-slim-trixie@sha256:3c1dfceb" in text
     assert "envforge build .\nenvforge run . --gpus all\n" in text
     assert (
