@@ -82,6 +82,9 @@ class Plan:
     extras: tuple[str, ...]
     groups: tuple[str, ...]
     copy_python_version: bool
+    # Path dependencies inside the project (workspace members, [tool.uv.sources] paths):
+    # the deps stage needs their sources beside pyproject.toml and uv.lock.
+    local_paths: tuple[str, ...]
     install_project: bool
     entrypoint: tuple[str, ...]
     apt_packages: tuple[str, ...]
@@ -127,6 +130,16 @@ def make_plan(
             options = replace(options, extras=extras + gpu.variant_extras)
             extras, groups, flags = _selection(project, options)
     decisions += [Decision(*reason) for reason in gpu.reasons]
+    local_paths = _local_paths(lock)
+    if local_paths:
+        decisions.append(
+            Decision(
+                "local sources",
+                " ".join(local_paths),
+                "path dependencies of the lock: copied into the dependency stage, installed "
+                "non-editable; an edit there rebuilds the environment",
+            )
+        )
 
     override = options.base_image or settings.base_image
     if gpu.mode == "system" and not override:
@@ -256,6 +269,7 @@ def make_plan(
         extras=extras,
         groups=groups,
         copy_python_version=facts.python_version_file is not None,
+        local_paths=local_paths,
         install_project=project.is_package,
         entrypoint=entrypoint,
         apt_packages=settings.apt_packages,
@@ -272,6 +286,30 @@ def make_plan(
         decisions=tuple(decisions),
         options=options,
     )
+
+
+def _local_paths(lock: Lock) -> tuple[str, ...]:
+    """Folders of the lock's path dependencies, relative to the project; refused outside it."""
+    import posixpath
+
+    paths = []
+    for pkg in lock.packages:
+        if pkg is lock.root:
+            continue
+        for kind in ("directory", "editable", "path", "virtual"):
+            where = pkg.source.get(kind)
+            if where is None or where == ".":
+                continue
+            norm = posixpath.normpath(where)
+            if posixpath.isabs(norm) or norm == ".." or norm.startswith("../"):
+                raise PlanError(
+                    f"uv.lock installs {pkg.name} from '{where}', outside the project: "
+                    "a Docker build sees only the project folder",
+                    hint="Move it inside the project (a uv workspace member), publish it, or "
+                    "depend on it through git.",
+                )
+            paths.append(norm)
+    return tuple(sorted(set(paths)))
 
 
 def _plan_gpu(

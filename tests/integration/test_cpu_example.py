@@ -224,3 +224,23 @@ def test_a_script_project_runs_from_its_folder(lab: Lab, docker_client, tmp_path
         assert image.attrs["Config"]["Entrypoint"] == ["python", "main.py"]
     finally:
         docker_client.images.remove(tag, force=True)
+
+
+def test_a_path_dependency_is_built_into_the_image(lab: Lab, docker_client, tmp_path: Path) -> None:
+    from tests.conftest import REPO
+
+    root = tmp_path / "with-local-lib"
+    shutil.copytree(REPO / "tests/fixtures/projects/with-local-lib", root)
+    tag = "envforge-test/with-local-lib:0.1.0"
+    done = envforge("build", str(root), "--tag", tag, env=lab.cli_env())
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    try:
+        ran = envforge("run", tag, "--no-tty", env=lab.cli_env())
+        assert (ran.returncode, ran.stdout.strip()) == (
+            0,
+            "with-local-lib hello from libs/helper 1.17.0",
+        )
+        verified = envforge("verify", tag, str(root), env=lab.cli_env())
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+    finally:
+        docker_client.images.remove(tag, force=True)

@@ -524,3 +524,21 @@ def test_parse_python_version_file_empty(text: str) -> None:
 def test_bad_python_version_file_fails_the_plan() -> None:
     with pytest.raises(InvalidProjectError):
         plan(facts=replace(FACTS, python_version_file="pypy3.10\n"))
+
+
+def test_path_dependencies_inside_the_project_are_copied_outside_refused(tmp_path) -> None:
+    import shutil
+
+    from envforge.errors import PlanError
+    from tests.conftest import REPO
+    from tests.unit.helpers import plan_for
+
+    root = tmp_path / "with-local-lib"
+    shutil.copytree(REPO / "tests/fixtures/projects/with-local-lib", root)
+    assert plan_for(root).local_paths == ("libs/helper",)
+    lock = root / "uv.lock"
+    lock.write_text(
+        lock.read_text().replace('directory = "libs/helper"', 'directory = "../helper"')
+    )
+    with pytest.raises(PlanError, match=r"installs helper from '\.\./helper', outside the project"):
+        plan_for(root)

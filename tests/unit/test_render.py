@@ -39,6 +39,8 @@ CASES = {
     # A system CUDA: nvidia/cuda runtime bases, uv's managed Python.
     "gpu-torch-cuda12.4": (EXAMPLES / "gpu-torch", BuildOptions(cuda="12.4"), None),
     "onnx-gpu": (REPO / "tests/fixtures/projects/onnx-gpu", BuildOptions(), None),
+    # A path dependency inside the project: its sources join the dependency stage.
+    "with-local-lib": (REPO / "tests/fixtures/projects/with-local-lib", BuildOptions(), None),
 }
 
 
