@@ -7,9 +7,10 @@ Every EnvforgeError becomes one message on stderr and its exit code, never a tra
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -176,6 +177,55 @@ def _options(
     )
 
 
+@dataclass(frozen=True)
+class BuildFlags:
+    """The build options dockerize, plan and build share, as @build_flags hands them over."""
+
+    options: BuildOptions
+    ca_bundle: Path | None
+
+
+_BUILD_PARAMS = tuple(
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+    for name, kind, default in (
+        ("python", PythonOpt, None),
+        ("base_image", BaseOpt, None),
+        ("registry_mirror", MirrorOpt, None),
+        ("uv_image", UvImageOpt, None),
+        ("uv_source", UvSourceOpt, None),
+        ("extra", ExtraOpt, None),
+        ("all_extras", AllExtrasOpt, False),
+        ("group", GroupOpt, None),
+        ("ca_bundle", CaOpt, None),
+        ("cpu", CpuOpt, False),
+        ("cuda", CudaOpt, None),
+        ("python_source", PythonSourceOpt, None),
+    )
+)
+
+
+def build_flags(func: F) -> F:
+    """Give a command the shared build options: Typer sees them in the signature; the
+    command receives them checked, as `flags`."""
+    # eval_str: this module's annotations are strings (PEP 563), Typer needs the objects.
+    signature = inspect.signature(func, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "flags"]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        shared = {p.name: kwargs.pop(p.name, p.default) for p in _BUILD_PARAMS}
+        cpu, cuda, python_source = (
+            shared.pop("cpu"),
+            shared.pop("cuda"),
+            shared.pop("python_source"),
+        )
+        options = _options(**shared, cpu=cpu, cuda=cuda, python_source=python_source)
+        return func(*args, flags=BuildFlags(options, shared["ca_bundle"]), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*own, *_BUILD_PARAMS])  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
 def _read_ca(path: Path) -> str:
     from envforge.errors import InputError
 
@@ -224,6 +274,7 @@ def _rendered(plan: Plan) -> dict[str, str]:
 
 @app.command()
 @handled
+@build_flags
 def dockerize(
     path: PathArg = Path("."),
     stdout: Annotated[
@@ -235,36 +286,12 @@ def dockerize(
     force: Annotated[
         bool, typer.Option("--force", help="Replace files you wrote or edited.")
     ] = False,
-    python: PythonOpt = None,
-    base_image: BaseOpt = None,
-    registry_mirror: MirrorOpt = None,
-    uv_image: UvImageOpt = None,
-    uv_source: UvSourceOpt = None,
-    extra: ExtraOpt = None,
-    all_extras: AllExtrasOpt = False,
-    group: GroupOpt = None,
-    ca_bundle: CaOpt = None,
-    cpu: CpuOpt = False,
-    cuda: CudaOpt = None,
-    python_source: PythonSourceOpt = None,
+    flags: BuildFlags = None,  # type: ignore[assignment]  # given by @build_flags
 ) -> None:
     """Write a multi-stage Dockerfile and a .dockerignore beside pyproject.toml."""
     from envforge.outputs import write_outputs
 
-    options = _options(
-        python,
-        base_image,
-        registry_mirror,
-        uv_image,
-        uv_source,
-        extra,
-        all_extras,
-        group,
-        ca_bundle,
-        cpu=cpu,
-        cuda=cuda,
-        python_source=python_source,
-    )
+    options = flags.options
     loaded, plan = _plan(path, options)
     files = _rendered(plan)
     if stdout:
@@ -282,39 +309,16 @@ def dockerize(
 
 @app.command()
 @handled
+@build_flags
 def plan(
     path: PathArg = Path("."),
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
-    python: PythonOpt = None,
-    base_image: BaseOpt = None,
-    registry_mirror: MirrorOpt = None,
-    uv_image: UvImageOpt = None,
-    uv_source: UvSourceOpt = None,
-    extra: ExtraOpt = None,
-    all_extras: AllExtrasOpt = False,
-    group: GroupOpt = None,
-    ca_bundle: CaOpt = None,
-    cpu: CpuOpt = False,
-    cuda: CudaOpt = None,
-    python_source: PythonSourceOpt = None,
+    flags: BuildFlags = None,  # type: ignore[assignment]  # given by @build_flags
 ) -> None:
     """Print every decision behind the image, with its reason."""
     from envforge.report import plan_json, plan_text
 
-    options = _options(
-        python,
-        base_image,
-        registry_mirror,
-        uv_image,
-        uv_source,
-        extra,
-        all_extras,
-        group,
-        ca_bundle,
-        cpu=cpu,
-        cuda=cuda,
-        python_source=python_source,
-    )
+    options = flags.options
     loaded, the_plan = _plan(path, options)
     if as_json:
         import json
@@ -326,6 +330,7 @@ def plan(
 
 @app.command()
 @handled
+@build_flags
 def build(
     path: PathArg = Path("."),
     tag: Annotated[
@@ -335,18 +340,7 @@ def build(
     force: Annotated[
         bool, typer.Option("--force", help="Replace a Dockerfile you edited.")
     ] = False,
-    python: PythonOpt = None,
-    base_image: BaseOpt = None,
-    registry_mirror: MirrorOpt = None,
-    uv_image: UvImageOpt = None,
-    uv_source: UvSourceOpt = None,
-    extra: ExtraOpt = None,
-    all_extras: AllExtrasOpt = False,
-    group: GroupOpt = None,
-    ca_bundle: CaOpt = None,
-    cpu: CpuOpt = False,
-    cuda: CudaOpt = None,
-    python_source: PythonSourceOpt = None,
+    flags: BuildFlags = None,  # type: ignore[assignment]  # given by @build_flags
 ) -> None:
     """Build the image through the Docker engine, with the build log streamed live.
 
@@ -360,20 +354,7 @@ def build(
     from envforge.outputs import classify, write_outputs
     from envforge.plan import CA_IN_CONTEXT
 
-    options = _options(
-        python,
-        base_image,
-        registry_mirror,
-        uv_image,
-        uv_source,
-        extra,
-        all_extras,
-        group,
-        ca_bundle,
-        cpu=cpu,
-        cuda=cuda,
-        python_source=python_source,
-    )
+    options = flags.options
     loaded, the_plan = _plan(path, options, check_lock=False)
     # `uv lock --check` and git run while the engine is reached: a rebuild after a
     # code edit is short, and these subprocesses would otherwise add to it.
@@ -394,6 +375,7 @@ def build(
         )
 
     image_tag = tag or the_plan.default_tag
+    ca_bundle = flags.ca_bundle
     extra_files = {CA_IN_CONTEXT: _read_ca(ca_bundle)} if ca_bundle is not None else {}
     built = engine.build_image(
         client,
