@@ -137,3 +137,10 @@ def test_run_gpus_refuses_the_built_image_on_a_host_without_gpu(
     assert "CUDA 13.2 needs an NVIDIA driver >= 580 (>= 595.45.04 for full support)" in done.stderr
     assert f"error: refusing to start {gpu_torch_image} with --gpus: 1 check(s) failed" in lines
     assert {c.id for c in docker_client.containers.list(all=True)} == before
+
+
+def test_the_gpu_image_is_exactly_the_lock(gpu_torch_image: str, lab: Lab) -> None:
+    done = envforge("verify", gpu_torch_image, str(EXAMPLES / "gpu-torch"), env=lab.cli_env())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"verified: {gpu_torch_image} holds the ")
+    assert "packages uv.lock gives Python 3.11" in done.stdout
