@@ -252,10 +252,24 @@ def _plan(
     loaded = load_project(path, check_lock=check_lock)
     if options.host_gpu is None and not options.cpu:
         options = replace(options, host_gpu=_host_has_gpu())
+    base = options.base_image or loaded.project.envforge.base_image
+    if base and options.python_source is None and loaded.project.envforge.python_source is None:
+        options = replace(options, base_python=_base_python(base))
     plan = make_plan(
         loaded.project, loaded.lock, loaded.facts, load_catalog(), options, load_cuda_catalog()
     )
     return loaded, plan
+
+
+def _base_python(ref: str) -> str | None:
+    """The Python of a named base image, when it is a local image and an engine answers."""
+    from envforge import engine
+    from envforge.errors import DockerUnavailableError
+
+    try:
+        return engine.image_python(engine.connect(), ref)
+    except DockerUnavailableError:
+        return None
 
 
 def _host_has_gpu() -> bool:

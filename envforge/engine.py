@@ -326,3 +326,54 @@ def run_captured(
             with contextlib.suppress(docker.errors.DockerException):
                 container.remove(force=True)
     return status, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
+
+
+def _probe_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "envforge" / "image-python.json"
+
+
+def image_python(client: docker.DockerClient, ref: str) -> str | None:
+    """The Python a local image holds ("3.12.3"), "" when it has none, None when unknown
+    (not a local image: envforge does not pull to find out). Answers are cached by image
+    id, which is content-addressed: the same id always holds the same Python."""
+    import json
+
+    import docker.errors
+
+    try:
+        image_id = str(client.images.get(ref).id)
+    except docker.errors.ImageNotFound:
+        return None
+    except docker.errors.DockerException:
+        return None
+    cache = _probe_cache()
+    try:
+        known: dict[str, str] = json.loads(cache.read_text("utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if image_id in known:
+        return known[image_id]
+    found = _probe_python(client, ref)
+    if found is not None:
+        with contextlib.suppress(OSError):
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps({**known, image_id: found}), "utf-8")
+    return found
+
+
+def _probe_python(client: docker.DockerClient, ref: str) -> str | None:
+    try:
+        status, out, _ = run_captured(
+            client, ref, ["-c", "import platform; print(platform.python_version())"],
+            entrypoint=["python3"], timeout=60,
+        )  # fmt: skip
+    except ImageNotFoundError:
+        return None
+    except RunError as exc:
+        return (
+            ""
+            if "executable file not found" in exc.reason or "no such file" in exc.reason
+            else None
+        )
+    return out.strip() if status == 0 and out.strip() else ""

@@ -55,6 +55,8 @@ class BuildOptions:
     cuda: str | None = None  # --cuda X.Y: a system CUDA from an nvidia/cuda base
     host_gpu: bool | None = None  # whether this host has an NVIDIA GPU (None: not probed)
     python_source: str | None = None  # "base" or "uv" (managed Python)
+    # The Python a named base image holds ("3.12.3"; "" when it has none; None: not probed).
+    base_python: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,18 @@ def make_plan(
     settings = project.envforge
 
     python, why = _choose_python(project, lock, facts, catalog, options)
+    override = options.base_image or settings.base_image
+    base_python = options.base_python if override else None
+    pinned = bool(options.python or settings.python or facts.python_version_file is not None)
+    if base_python and not pinned:
+        # A named base's own Python wins over the catalog's newest when the project allows it.
+        own = ".".join(base_python.split(".")[:2])
+        allowed = [s for s in (project.requires_python, lock.requires_python) if s is not None]
+        if own != python and all(s.contains(base_python) for s in allowed):
+            python, why = (
+                own,
+                f"the named base image's own Python ({base_python}) satisfies requires-python",
+            )
     decisions.append(Decision("python", python, why))
 
     extras, groups, flags = _selection(project, options)
@@ -141,7 +155,6 @@ def make_plan(
             )
         )
 
-    override = options.base_image or settings.base_image
     if gpu.mode == "system" and not override:
         assert gpu.base_name is not None
         name = f"docker.io/{gpu.base_name}"
@@ -163,15 +176,23 @@ def make_plan(
         builder_ref = base_ref
     decisions.append(Decision("base image", base_ref, why))
     python_source = options.python_source or settings.python_source
+    source_why = "the base image carries no Python (nvidia/cuda)"
     if python_source is None:
         python_source = "uv" if gpu.mode == "system" and not override else "base"
+        if base_python == "":
+            python_source, source_why = "uv", "the named base image has no Python"
+        elif base_python and ".".join(base_python.split(".")[:2]) != python:
+            python_source = "uv"
+            source_why = (
+                f"the named base image holds Python {base_python}, the project asks for {python}"
+            )
     if python_source == "uv":
         decisions.append(
             Decision(
                 "python source",
                 f"uv python install {python}",
-                "the base image carries no Python (nvidia/cuda): uv's managed Python is installed "
-                "in the builder and copied into the runtime stage",
+                f"{source_why}: uv's managed Python is installed in the builder and copied into "
+                "the runtime stage",
             )
         )
 
@@ -437,7 +458,7 @@ def _choose_base(
             override,
             override.split("@", 1)[0],
             digest,
-            f"named by {where}; it must hold Python {python} on PATH, as python:{python}-slim does",
+            f"named by {where}; its own Python serves when it is {python} (see python source)",
         )
     debian = project.envforge.debian
     image: PythonImage | None = catalog.python_image(python, debian)

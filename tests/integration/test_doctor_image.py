@@ -46,3 +46,17 @@ def test_cpu_image_needs_no_cuda(lab: Lab) -> None:
     lines = done.stdout.splitlines()
     assert lines[0] == f"envforge doctor: {LAB_PYTHON}"
     assert lines[2] == f"ok    project  {LAB_PYTHON} needs no CUDA"
+
+
+def test_the_python_of_a_local_image_is_probed(
+    lab: Lab, docker_client, tmp_path, monkeypatch
+) -> None:
+    from envforge import engine
+    from tests.integration.conftest import LAB_UV
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert engine.image_python(docker_client, LAB_PYTHON).startswith("3.11.")
+    assert engine.image_python(docker_client, LAB_UV) == ""  # FROM scratch: no Python
+    assert engine.image_python(docker_client, "envforge-test/absent:0") is None
+    # Cached by image id: a second answer needs no container.
+    assert (tmp_path / "envforge/image-python.json").is_file()

@@ -127,3 +127,32 @@ def test_variant_follows_flag_then_host(kw, extra, mode) -> None:
     topic, choice, reason = plan.reasons[0]
     assert (topic, choice) == ("variant", f"extra {extra}")
     assert "CPU (cpu) and CUDA (cu124) builds of torch" in reason
+
+
+# A named base image's own Python: used when it fits, else uv's managed Python.
+
+
+@pytest.mark.parametrize(
+    ("base_python", "python", "source"),
+    [
+        ("", "3.12", "uv"),  # no Python in the base (an nvidia/cuda image, say)
+        ("3.12.7", "3.12", "base"),  # the pinned minor
+        ("3.11.2", "3.12", "uv"),  # another minor than .python-version asks for
+        (None, "3.12", "base"),  # not probed: the base is taken to hold it
+    ],
+)
+def test_named_base_python(base_python, python, source) -> None:
+    plan = plan_for(ONNX, BuildOptions(base_image="local/cuda:12.9", base_python=base_python))
+    assert (plan.python, plan.python_source) == (python, source)
+
+
+def test_an_unpinned_project_takes_the_named_bases_python(example_copy) -> None:
+    root = example_copy("cpu-sklearn")
+    (root / ".python-version").unlink()
+    assert plan_for(root).python == "3.14"  # the catalog's newest that requires-python allows
+    plan = plan_for(root, BuildOptions(base_image="local/py", base_python="3.11.2"))
+    assert (plan.python, plan.python_source) == ("3.11", "base")
+    assert (
+        plan.decisions[0].reason
+        == "the named base image's own Python (3.11.2) satisfies requires-python"
+    )
