@@ -24,7 +24,8 @@ from tests.conftest import EXAMPLES, REPO
 from tests.unit.helpers import plan_for
 
 H100_FILE = REPO / "tests/fixtures/gpu/h100-device-run/doctor-host.json"
-H100_UUID = "GPU-03a9f406-deed-d17a-c7e1-ee3b4124d13c"
+# The recorded machine's own GPU (each lent H100 has another UUID): read, not written down.
+H100_UUID = json.loads(H100_FILE.read_text())["host"]["driver"]["gpus"][0]["uuid"]
 # What `envforge dockerize` labels a GPU image with; torch 2.5.1's list, "5.0..9.0".
 ARCH_50_90 = "5.0,6.0,7.0,7.5,8.0,8.6,9.0"
 CUDA_128 = {"dev.envforge.cuda": "12.8", "dev.envforge.arch-list": ARCH_50_90}
