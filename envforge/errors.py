@@ -28,10 +28,10 @@ class InputError(EnvforgeError):
 
 
 class ProjectNotFoundError(InputError):
-    def __init__(self, path: str, *, what: str = "pyproject.toml") -> None:
+    def __init__(self, path: str, *, missing: bool = False) -> None:
         self.path = path
         super().__init__(
-            f"No {what} at '{path}'",
+            f"No such path: '{path}'" if missing else f"No pyproject.toml in '{path}'",
             hint="Pass the folder of a uv project (one with pyproject.toml and uv.lock).",
         )
 

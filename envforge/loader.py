@@ -36,7 +36,7 @@ class LoadedProject:
 def load_project(path: str | Path, *, check_lock: bool = True) -> LoadedProject:
     root = Path(path)
     if not root.exists():
-        raise ProjectNotFoundError(str(path), what="such path")
+        raise ProjectNotFoundError(str(path), missing=True)
     if root.is_file() and root.name == "pyproject.toml":
         root = root.parent
     pyproject_path = root / "pyproject.toml"

@@ -114,7 +114,7 @@ def _error(*args: str, env: dict[str, str] | None = None) -> list[str]:
 
 def test_missing_path(tmp_path: Path) -> None:
     assert _error("dockerize", str(tmp_path / "nope")) == [
-        f"error: No such path at '{tmp_path / 'nope'}'",
+        f"error: No such path: '{tmp_path / 'nope'}'",
         "hint: Pass the folder of a uv project (one with pyproject.toml and uv.lock).",
     ]
 

@@ -51,8 +51,8 @@ def test_invalid_project_error_names_the_file() -> None:
 
 
 def test_project_not_found() -> None:
-    assert str(ProjectNotFoundError("/p")) == "No pyproject.toml at '/p'"
-    assert str(ProjectNotFoundError("/p", what="such path")) == "No such path at '/p'"
+    assert str(ProjectNotFoundError("/p")) == "No pyproject.toml in '/p'"
+    assert str(ProjectNotFoundError("/p", missing=True)) == "No such path: '/p'"
 
 
 def test_build_error_names_the_step() -> None:

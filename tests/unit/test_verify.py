@@ -402,4 +402,4 @@ def test_cli_verify_exit_codes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
     missing = runner.invoke(app, ["verify", "img:1", str(tmp_path)])
     assert missing.exit_code == 2
-    assert missing.stderr.startswith(f"error: No pyproject.toml at '{tmp_path}'")
+    assert missing.stderr.startswith(f"error: No pyproject.toml in '{tmp_path}'")
