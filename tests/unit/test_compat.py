@@ -121,6 +121,11 @@ def checks(findings: list[Finding], name: str) -> list[Finding]:
     return [f for f in findings if f.check == name]
 
 
+def arch_on(need: GpuNeeds, device: GpuDevice, catalog: CudaCatalog) -> Finding:
+    """The arch finding for one GPU on an otherwise ordinary host."""
+    return check(project_findings(need, host(gpus=(device,)), catalog, subject="p"), "arch")
+
+
 # --- the driver: drivers x needed CUDA ------------------------------------------------------
 
 # (driver, the CUDA driver API it reports). Each is the driver of a CUDA release (Table 3).
@@ -279,15 +284,7 @@ def test_arch_matrix(catalog: CudaCatalog, build: str, sm: str, level: str) -> N
 
 def test_torch_2_5_1_on_an_rtx_5090_fails_and_names_cuda_12_8(catalog: CudaCatalog) -> None:
     # The issue's own example: the PyPI 2.5.1 build stops at sm_90, without PTX.
-    found = check(
-        project_findings(
-            needs("12.4.1", TORCH_251, catalog=catalog),
-            host(gpus=(gpu("12.0"),)),
-            catalog,
-            subject="p",
-        ),
-        "arch",
-    )
+    found = arch_on(needs("12.4.1", TORCH_251, catalog=catalog), gpu("12.0"), catalog)
     assert found.level == "fail"
     assert "sm_120" in found.what
     assert "no kernel image is available for execution on the device" in found.why
@@ -300,40 +297,19 @@ def test_an_unknown_arch_list_on_a_gpu_newer_than_the_cuda_names_the_cuda_too(
     catalog: CudaCatalog,
 ) -> None:
     # CUDA 12.4 cannot generate sm_120 code; with no arch list there is nothing to JIT from.
-    found = check(
-        project_findings(
-            needs("12.4", None, catalog=catalog), host(gpus=(gpu("12.0"),)), catalog, subject="p"
-        ),
-        "arch",
-    )
+    found = arch_on(needs("12.4", None, catalog=catalog), gpu("12.0"), catalog)
     assert found.level == "fail"
     assert "CUDA >= 12.8" in found.fix
 
 
 def test_an_8_9_gpu_runs_a_build_for_8_6(catalog: CudaCatalog) -> None:
-    found = check(
-        project_findings(
-            needs("12.4.1", ("8.6",), catalog=catalog),
-            host(gpus=(gpu("8.9"),)),
-            catalog,
-            subject="p",
-        ),
-        "arch",
-    )
+    found = arch_on(needs("12.4.1", ("8.6",), catalog=catalog), gpu("8.9"), catalog)
     assert found.level == "ok"
     assert "earlier 8.x" in found.what
 
 
 def test_a_ptx_build_on_a_newer_major_warns(catalog: CudaCatalog) -> None:
-    found = check(
-        project_findings(
-            needs("12.8.1", ("8.0", "9.0"), True, catalog=catalog),
-            host(gpus=(gpu("12.0"),)),
-            catalog,
-            subject="p",
-        ),
-        "arch",
-    )
+    found = arch_on(needs("12.8.1", ("8.0", "9.0"), True, catalog=catalog), gpu("12.0"), catalog)
     assert found.level == "warn"
     assert "PTX JIT" in found.what
     assert "sm_90" in found.what
@@ -341,30 +317,14 @@ def test_a_ptx_build_on_a_newer_major_warns(catalog: CudaCatalog) -> None:
 
 def test_a_ptx_build_whose_cuda_predates_the_gpu_warns(catalog: CudaCatalog) -> None:
     # CUDA 12.4 cannot make sm_120 cubins, but the driver JIT-compiles its sm_90 PTX.
-    found = check(
-        project_findings(
-            needs("12.4.1", ("8.0", "9.0"), True, catalog=catalog),
-            host(gpus=(gpu("12.0"),)),
-            catalog,
-            subject="p",
-        ),
-        "arch",
-    )
+    found = arch_on(needs("12.4.1", ("8.0", "9.0"), True, catalog=catalog), gpu("12.0"), catalog)
     assert found.level == "warn"
     assert "PTX JIT" in found.what
 
 
 @pytest.mark.parametrize("cuda", ["13.0.2", "13.2"])
 def test_a_v100_with_cuda_13_fails(catalog: CudaCatalog, cuda: str) -> None:
-    found = check(
-        project_findings(
-            needs(cuda, TORCH_2141, True, catalog=catalog),
-            host(gpus=(gpu("7.0"),)),
-            catalog,
-            subject="p",
-        ),
-        "arch",
-    )
+    found = arch_on(needs(cuda, TORCH_2141, True, catalog=catalog), gpu("7.0"), catalog)
     assert found.level == "fail"
     assert "dropped in CUDA 13.0" in found.why
     assert "before 13.0" in found.fix
@@ -380,12 +340,7 @@ def test_an_unknown_arch_list_warns(catalog: CudaCatalog) -> None:
 
 def test_a_gpu_without_a_compute_capability_warns(catalog: CudaCatalog) -> None:
     blind = GpuDevice(0, "NVIDIA H100 80GB HBM3", None, None, None, None)
-    found = check(
-        project_findings(
-            needs("12.4.1", catalog=catalog), host(gpus=(blind,)), catalog, subject="p"
-        ),
-        "arch",
-    )
+    found = arch_on(needs("12.4.1", catalog=catalog), blind, catalog)
     assert found.level == "warn"
     assert "compute capability unknown" in found.what
 
