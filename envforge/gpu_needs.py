@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from envforge.cuda_catalog import CudaCatalog
 from envforge.lockfile import LockedPackage
@@ -82,13 +82,6 @@ class GpuNeeds:
             ],
             "notes": list(self.notes),
         }
-
-
-def _version(text: str | None) -> Version | None:
-    try:
-        return Version(text) if text else None
-    except InvalidVersion:
-        return None
 
 
 def _major_minor(version: str) -> str:
