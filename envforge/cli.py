@@ -539,7 +539,7 @@ def run(
     from envforge import records
 
     with records.recording(
-        runs_dir, client=client, image=found, spec=spec, target=target, host_facts=host_facts
+        runs_dir, image=found, spec=spec, target=target, host_facts=host_facts
     ) as run_record:
         run_record.exit_code = engine.run_container(client, spec)
     typer.echo(f"recorded  {run_record.path}", err=True)

@@ -383,7 +383,6 @@ def _write(path: Path, record: Mapping[str, Any]) -> None:
 def recording(
     directory: Path,
     *,
-    client: Any,
     image: Any,
     spec: RunSpec,
     target: str,
@@ -393,12 +392,10 @@ def recording(
     the end, also when the block raises (exit_code null, the error's message; "recorded  PATH"
     is then printed on stderr, since the caller cannot); the exception goes on.
 
-    The folder is made first, and git and the host read, before the run starts. `client` is
-    the engine the run uses (unused for now: the image object carries what is recorded).
+    The folder is made first, and git and the host read, before the run starts.
     """
     from envforge.loader import git_revision
 
-    del client
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

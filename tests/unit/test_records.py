@@ -333,7 +333,7 @@ def test_a_recorded_run(tmp_path: Path, gathered: list[Path]) -> None:
     directory = tmp_path / "deep" / "runs"
     spec = engine.RunSpec("gpu-torch:0.1.0", entrypoint=["sh", "-c"], args=["exit 3"])
     with records.recording(
-        directory, client=None, image=FakeImage(), spec=spec, target="gpu-torch:0.1.0"
+        directory, image=FakeImage(), spec=spec, target="gpu-torch:0.1.0"
     ) as run:
         assert list(directory.iterdir()) == []  # written at the end only
         run.exit_code = 3
@@ -357,9 +357,7 @@ def test_a_failed_run_is_recorded_and_the_error_goes_on(
     spec = engine.RunSpec("img:1", gpus=parse_gpus("all"))
     with (
         pytest.raises(RunError),
-        records.recording(
-            tmp_path, client=None, image=FakeImage(), spec=spec, target=str(tmp_path)
-        ) as run,
+        records.recording(tmp_path, image=FakeImage(), spec=spec, target=str(tmp_path)) as run,
     ):
         raise RunError("img:1", 'could not select device driver "" with capabilities: [[gpu]]')
     assert run.exit_code is None
@@ -380,7 +378,6 @@ def test_recorded_host_facts_stand_for_this_host(
     runs = tmp_path / "runs"
     with records.recording(
         runs,
-        client=None,
         image=FakeImage(),
         spec=engine.RunSpec("img:1", gpus=parse_gpus("device=0")),
         target="img:1",
@@ -401,7 +398,7 @@ def test_a_folder_that_cannot_be_made_stops_before_the_run(
     with (
         pytest.raises(InputError, match="Cannot create the run records folder"),
         records.recording(
-            blocker / "runs", client=None, image=FakeImage(), spec=engine.RunSpec("i"), target="i"
+            blocker / "runs", image=FakeImage(), spec=engine.RunSpec("i"), target="i"
         ),
     ):
         pytest.fail("the run must not start")
@@ -416,9 +413,7 @@ def test_a_record_that_cannot_be_written_is_an_error(
     monkeypatch.setattr(records, "_write", full)
     with (
         pytest.raises(records.RecordError, match=r"exit code 0\) but its record .* was not"),
-        records.recording(
-            tmp_path, client=None, image=FakeImage(), spec=engine.RunSpec("i"), target="i"
-        ) as run,
+        records.recording(tmp_path, image=FakeImage(), spec=engine.RunSpec("i"), target="i") as run,
     ):
         run.exit_code = 0
 
