@@ -88,3 +88,13 @@ def envforge(
 @pytest.fixture(scope="session")
 def unique_tag() -> Iterator[str]:
     yield f"envforge-test-{uuid.uuid4().hex[:8]}"
+
+
+def build_copy(lab: Lab, source: Path, dest: Path, tag: str, *, timeout: int = 900) -> str:
+    """Copy a project (an example or fixture) to dest, `envforge build` it as tag; its stdout."""
+    import shutil
+
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
+    done = envforge("build", str(dest), "--tag", tag, env=lab.cli_env(), timeout=timeout)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    return done.stdout

@@ -10,7 +10,7 @@ import pytest
 
 from envforge.lockfile import lock_hash
 from tests.conftest import EXAMPLES
-from tests.integration.conftest import Lab, envforge
+from tests.integration.conftest import Lab, build_copy, envforge
 
 KNOWN_LINE = "cpu-sklearn accuracy=0.9040 seed=0 samples=2000"
 
@@ -25,13 +25,9 @@ class Built:
 @pytest.fixture(scope="module")
 def cpu_image(lab: Lab, docker_client, tmp_path_factory, unique_tag) -> Built:
     root = tmp_path_factory.mktemp("cpu") / "cpu-sklearn"
-    shutil.copytree(
-        EXAMPLES / "cpu-sklearn", root, ignore=shutil.ignore_patterns(".venv", "__pycache__")
-    )
     tag = f"{unique_tag}/cpu-sklearn:0.1.0"
-    done = envforge("build", str(root), "--tag", tag, env=lab.cli_env())
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-    yield Built(root, tag, done.stdout)
+    output = build_copy(lab, EXAMPLES / "cpu-sklearn", root, tag)
+    yield Built(root, tag, output)
     docker_client.images.remove(tag, force=True)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES, REPO
-from tests.integration.conftest import LAB_PYTHON, Lab, envforge
+from tests.integration.conftest import LAB_PYTHON, Lab, build_copy, envforge
 
 GPU_TORCH_TAG = "envforge-lab-cache/gpu-torch:lab"  # kept between runs: torch is large
 
@@ -32,11 +32,7 @@ def gpu_torch_image(lab: Lab, docker_client, tmp_path_factory) -> str:
     """examples/gpu-torch through envforge build: the engine's layer cache makes a rebuild
     with the same lock and Dockerfile take seconds, so the large layers are built once."""
     root = tmp_path_factory.mktemp("gpu") / "gpu-torch"
-    shutil.copytree(
-        EXAMPLES / "gpu-torch", root, ignore=shutil.ignore_patterns(".venv", "__pycache__")
-    )
-    done = envforge("build", str(root), "--tag", GPU_TORCH_TAG, env=lab.cli_env(), timeout=3000)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    build_copy(lab, EXAMPLES / "gpu-torch", root, GPU_TORCH_TAG, timeout=3000)
     return GPU_TORCH_TAG
 
 

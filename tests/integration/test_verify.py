@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.integration.conftest import Lab, envforge
+from tests.integration.conftest import Lab, build_copy, envforge
 
 SITE = "/app/.venv/lib/python3.11/site-packages"
 SUMMARY = re.compile(
@@ -30,12 +30,8 @@ class Built:
 @pytest.fixture(scope="module")
 def built(lab: Lab, docker_client, tmp_path_factory, unique_tag) -> Built:
     root = tmp_path_factory.mktemp("verify") / "cpu-sklearn"
-    shutil.copytree(
-        EXAMPLES / "cpu-sklearn", root, ignore=shutil.ignore_patterns(".venv", "__pycache__")
-    )
     tag = f"{unique_tag}/verify-cpu-sklearn:0.1.0"
-    done = envforge("build", str(root), "--tag", tag, env=lab.cli_env())
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    build_copy(lab, EXAMPLES / "cpu-sklearn", root, tag)
     yield Built(root, tag)
     docker_client.images.remove(tag, force=True)
 
