@@ -525,8 +525,12 @@ def _selection(
         flags.append("--no-default-groups")
     else:
         flags.append("--no-dev")
-    flags += [f"--extra {e}" for e in extras] if not options.all_extras else ["--all-extras"]
-    flags += [f"--group {g}" for g in groups]
+    # Each flag and its value are separate items (argv): plan --json lists them so.
+    if options.all_extras:
+        flags.append("--all-extras")
+    else:
+        flags += [item for e in extras for item in ("--extra", e)]
+    flags += [item for g in groups for item in ("--group", g)]
     flags.append("--no-editable")
     return extras, groups, flags
 

@@ -261,7 +261,9 @@ def test_default_sync_flags() -> None:
 
 def test_groups_switch_off_default_groups() -> None:
     p = plan(groups=("dev",))
-    assert p.sync_flags == ("--locked", "--no-default-groups", "--group dev", "--no-editable")
+    assert p.sync_flags == (
+        "--locked", "--no-default-groups", "--group", "dev", "--no-editable",
+    )  # fmt: skip
     assert p.groups == ("dev",)
 
 
@@ -283,7 +285,12 @@ def test_extras() -> None:
     data = sklearn(project={"optional-dependencies": {"plots": ["matplotlib"], "gpu": ["cupy"]}})
     p = plan(data, extras=("plots",))
     assert p.extras == ("plots",)
-    assert p.sync_flags == ("--locked", "--no-dev", "--extra plots", "--no-editable")
+    assert p.sync_flags == (
+        "--locked", "--no-dev", "--extra", "plots", "--no-editable",
+    )  # fmt: skip
+    assert {d.topic: d.choice for d in p.decisions}["dependencies"] == (
+        "uv sync --locked --no-dev --extra plots --no-editable"
+    )
 
 
 def test_all_extras() -> None:
@@ -426,6 +433,11 @@ def test_report_json_and_text() -> None:
         "ref": p.base_ref, "name": p.base_name, "digest": PY311_DIGEST,
     }  # fmt: skip
     assert data["sync_flags"] == ["--locked", "--no-dev", "--no-editable"]
+    extras = sklearn(project={"optional-dependencies": {"plots": ["matplotlib"]}})
+    with_extra = plan_json(plan(extras, extras=("plots",), groups=("dev",)), "uv lock --check")
+    assert with_extra["sync_flags"] == [
+        "--locked", "--no-default-groups", "--extra", "plots", "--group", "dev", "--no-editable",
+    ]  # fmt: skip
     assert data["entrypoint"] == ["cpu-sklearn"]
     text = plan_text(p, "uv lock --check", "examples/cpu-sklearn")
     assert text.startswith("envforge plan for cpu-sklearn 0.1.0 (examples/cpu-sklearn)\n\n")
