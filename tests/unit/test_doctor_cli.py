@@ -32,7 +32,7 @@ def test_json_schema_is_stable() -> None:
     report = json.loads(
         doctor(str(EXAMPLES / "gpu-torch"), "--host-facts", str(H100), "--json").stdout
     )
-    assert list(report) == ["schema", "subject", "verdict", "host", "needs", "findings"]
+    assert list(report) == ["schema", "subject", "verdict", "host", "needs", "findings", "plan"]
     assert report["schema"] == 1
     assert list(report["host"]) == ["driver", "engine"]
     assert set(report["needs"]) >= {
@@ -40,6 +40,7 @@ def test_json_schema_is_stable() -> None:
         "arch_list", "ptx", "frameworks", "notes",
     }  # fmt: skip
     assert all(list(f) == ["level", "check", "what", "why", "fix"] for f in report["findings"])
+    assert list(report["plan"]) == ["python", "extras", "groups", "sync_flags", "gpu", "variant"]
 
 
 def test_gpu_torch_on_the_recorded_h100() -> None:
