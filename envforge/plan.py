@@ -67,6 +67,8 @@ class ProjectFacts:
     python_version_file: str | None = None
     top_level: frozenset[str] = frozenset()
     git_source: str | None = None
+    # HEAD's commit ("<sha>" or "<sha>-dirty"), read only for a dynamic version: it tags the image.
+    revision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ class Plan:
     decisions: tuple[Decision, ...] = field(default=())
     # What was asked on the command line (variant extras included): what gives this plan again.
     options: BuildOptions = field(default_factory=BuildOptions)
+    # A dynamic version: the image's version label is the revision build passes (revision_arg).
+    version_from_revision: bool = False
 
     @property
     def revision_arg(self) -> str:
@@ -275,7 +279,9 @@ def make_plan(
 
     labels = _labels(project, python, base_name, base_digest, facts, extras, groups)
     labels.update(gpu.labels)
-    version = project.version or (lock.root.version if lock.root else None) or "latest"
+    version, version_why = image_version(project, lock, facts)
+    if version_why:
+        decisions.append(Decision("version", version, version_why))
     return Plan(
         project=project,
         python=python,
@@ -306,7 +312,31 @@ def make_plan(
         default_tag=f"{project.normalized_name}:{version}",
         decisions=tuple(decisions),
         options=options,
+        version_from_revision=project.dynamic_version,
     )
+
+
+def revision_tag(revision: str) -> str:
+    """The tag of a revision: 'git-' and its short sha, '-dirty' kept ('git-abc1234-dirty')."""
+    sha, dirty = revision.removesuffix("-dirty"), revision.endswith("-dirty")
+    return f"git-{sha[:7]}" + ("-dirty" if dirty else "")
+
+
+def image_version(project: Project, lock: Lock, facts: ProjectFacts) -> tuple[str, str | None]:
+    """The version part of the default tag, and why when it is not the static version."""
+    if project.version:
+        return project.version, None
+    locked = lock.root.version if lock.root else None
+    if project.dynamic_version and facts.revision:
+        return revision_tag(facts.revision), (
+            "project.version is dynamic: the image is tagged with the git revision (git-<short "
+            "sha>, -dirty when the tree has changes) and labelled "
+            "org.opencontainers.image.version with the commit"
+        )
+    no_git = "project.version is dynamic and no git revision could be read (not a git checkout, or git is not installed)"
+    if locked:
+        return locked, f"{no_git}: the version uv.lock recorded"
+    return "latest", f"{no_git}: tagged :latest"
 
 
 def _local_paths(lock: Lock) -> tuple[str, ...]:
