@@ -6,6 +6,7 @@ and to make_plan.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ import tomlkit.exceptions
 from envforge.errors import InvalidProjectError, LockError, ProjectNotFoundError
 from envforge.freshness import lock_drift
 from envforge.lockfile import Lock, lock_hash
-from envforge.plan import ProjectFacts
+from envforge.plan import ProjectFacts, default_ignored_folders
 from envforge.project import Project
 
 UV_CHECK_TIMEOUT_S = 60
@@ -74,15 +75,42 @@ def load_project(path: str | Path, *, check_lock: bool = True) -> LoadedProject:
         freshness = check_lock_fresh(root, project, lock)
 
     pv = root / ".python-version"
+    top_level = frozenset(p.name for p in root.iterdir())
     facts = ProjectFacts(
         lock_hash=lock_hash(lock_bytes),
         python_version_file=_read(pv) if pv.is_file() else None,
-        top_level=frozenset(p.name for p in root.iterdir()),
+        top_level=top_level,
         git_source=git_remote_url(root),
         # Only a dynamic version needs it (the default tag); build reads it again anyway.
         revision=git_revision(root) if project.dynamic_version else None,
+        ignored_folders=_ignored_folders(root, top_level),
     )
     return LoadedProject(root, project, lock, facts, freshness)
+
+
+_PY_SCAN_LIMIT = 1000  # entries read per folder: a data folder may hold millions of files
+
+
+def _ignored_folders(root: Path, top_level: frozenset[str]) -> tuple[tuple[str, bool], ...]:
+    """The default-ignored folder names at the root, each with whether it holds .py files
+    itself (one level, at most _PY_SCAN_LIMIT entries): a bounded look, no walk."""
+    from itertools import islice
+
+    found = []
+    for name in default_ignored_folders():
+        path = root / name
+        if name not in top_level or path.is_symlink() or not path.is_dir():
+            continue
+        try:
+            with os.scandir(path) as entries:
+                holds_py = any(
+                    e.name.endswith(".py") and e.is_file(follow_symlinks=False)
+                    for e in islice(entries, _PY_SCAN_LIMIT)
+                )
+        except OSError:
+            holds_py = False
+        found.append((name, holds_py))
+    return tuple(sorted(found))
 
 
 def _read(path: Path) -> str:

@@ -69,6 +69,9 @@ class ProjectFacts:
     git_source: str | None = None
     # HEAD's commit ("<sha>" or "<sha>-dirty"), read only for a dynamic version: it tags the image.
     revision: str | None = None
+    # The folders at the root named like a default .dockerignore entry (default_ignored_folders),
+    # each with whether it holds .py files itself: (name, holds_py), sorted.
+    ignored_folders: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,9 @@ def make_plan(
 
     entrypoint, why = _entrypoint(project, facts)
     decisions.append(Decision("command", _shell_join(entrypoint), why))
+    kept_folders, context_decision = _context_folders(project, facts, entrypoint)
+    if context_decision is not None:
+        decisions.append(context_decision)
 
     if project.is_package:
         decisions.append(
@@ -308,7 +314,7 @@ def make_plan(
         compile_bytecode=settings.compile_bytecode,
         gpu=gpu,
         python_source=python_source,
-        dockerignore=dockerignore_patterns(settings.exclude, settings.include),
+        dockerignore=dockerignore_patterns(settings.exclude, settings.include, keep=kept_folders),
         default_tag=f"{project.normalized_name}:{version}",
         decisions=tuple(decisions),
         options=options,
@@ -640,9 +646,95 @@ _DEFAULT_IGNORES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )  # fmt: skip
 
 
-def dockerignore_patterns(exclude: tuple[str, ...], include: tuple[str, ...]) -> tuple[str, ...]:
-    """Lines of .dockerignore: envforge's defaults, minus what the project includes, plus its excludes."""
-    kept = set(include)
+# Default-ignored folders that a project may name its own code after (a `models` or `data`
+# package): kept in the context when they hold code. Caches, VCS and venvs never are.
+_CODE_FOLDER_NAMES = frozenset(
+    ("build", "dist", "data", "datasets", "models", "checkpoints", "wandb", "mlruns", "outputs",
+     "lightning_logs", "runs")
+)  # fmt: skip
+
+
+def default_ignored_folders() -> tuple[str, ...]:
+    """The default .dockerignore entries that name one root folder (no glob, no slash): the
+    reader looks for these, one level deep, and no further."""
+    return tuple(p for _, ps in _DEFAULT_IGNORES for p in ps if not any(c in p for c in "*?[/"))
+
+
+def _referenced_folders(project: Project, entrypoint: tuple[str, ...]) -> set[str]:
+    """Root names the command and the console scripts point into: `python runs/train.py`,
+    `python -m models.train`, `[project.scripts] x = "data.cli:main"`."""
+    import posixpath
+
+    tops: set[str] = set()
+    for i, arg in enumerate(entrypoint):
+        value = arg.split("=", 1)[-1]
+        if i > 0 and entrypoint[i - 1] == "-m":
+            tops.add(value.split(".", 1)[0])
+        elif "/" in value:
+            norm = posixpath.normpath(value).removeprefix(f"{APP_DIR}/")
+            if not norm.startswith(("/", "..")):
+                tops.add(norm.split("/", 1)[0])
+    for target in project.scripts.values():
+        tops.add(target.split(":", 1)[0].split(".", 1)[0].strip())
+    return tops
+
+
+def _context_folders(
+    project: Project, facts: ProjectFacts, entrypoint: tuple[str, ...]
+) -> tuple[tuple[str, ...], Decision | None]:
+    """Which default-ignored folders that exist here stay in the build context (they hold
+    the project's code or the command uses them), and the plan line that says so."""
+    if not facts.ignored_folders:
+        return (), None
+    settings = project.envforge
+    referenced = _referenced_folders(project, entrypoint)
+    kept: list[str] = []
+    why_kept: list[str] = []
+    left: list[str] = []
+    for name, holds_py in facts.ignored_folders:
+        if name in settings.include:
+            continue  # shipped as asked; the .dockerignore re-includes it already
+        code = name in _CODE_FOLDER_NAMES and name not in settings.exclude
+        if code and holds_py:
+            kept.append(name)
+            why_kept.append(f"{name} holds .py files (the project's own code)")
+        elif code and name in referenced:
+            kept.append(name)
+            why_kept.append(f"{name} is named by the command or [project.scripts]")
+        else:
+            left.append(name)
+    if not kept and not left:
+        return (), None
+    choice = "; ".join(
+        part
+        for part in (
+            f"leaves out {', '.join(left)}" if left else "",
+            f"keeps {', '.join(kept)}" if kept else "",
+        )
+        if part
+    )
+    reasons = []
+    if left:
+        reasons.append(
+            f"of the folders envforge's default .dockerignore names, {', '.join(left)} "
+            f"{'exists' if len(left) == 1 else 'exist'} here and {'stays' if len(left) == 1 else 'stay'} "
+            "out of the build context (list one under [tool.envforge] include to ship it)"
+        )
+    if kept:
+        reasons.append(
+            f"kept in the context although the defaults name {'it' if len(kept) == 1 else 'them'}: "
+            + "; ".join(why_kept)
+            + " (list one under [tool.envforge] exclude to leave it out)"
+        )
+    return tuple(kept), Decision("context", choice, "; ".join(reasons))
+
+
+def dockerignore_patterns(
+    exclude: tuple[str, ...], include: tuple[str, ...], *, keep: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """Lines of .dockerignore: envforge's defaults, minus what the project includes and the
+    folders that hold its code (keep), plus its excludes."""
+    kept = set(include) | set(keep)
     lines: list[str] = []
     for comment, patterns in _DEFAULT_IGNORES:
         chosen = [p for p in patterns if p not in kept]
