@@ -61,3 +61,14 @@ def test_plan_and_dockerize_keep_a_code_folder(example_copy, monkeypatch) -> Non
     assert result.exit_code == 0, result.output
     ignore = (root / ".dockerignore").read_text().splitlines()
     assert "data" in ignore and "models" not in ignore
+    # What the engine is sent (docker's own matcher): models in, data out; the patterns
+    # match at the root only, so a src/data package would stay in regardless.
+    (root / "data/train.csv").write_text("x\n")
+    (root / "src/cpu_sklearn/data").mkdir()
+    (root / "src/cpu_sklearn/data/__init__.py").write_text("")
+    from docker.utils import build as dbuild
+
+    patterns = [line for line in ignore if line and not line.startswith("#")]
+    sent = set(dbuild.exclude_paths(str(root), patterns, dockerfile="Dockerfile"))
+    assert {"models/net.py", "src/cpu_sklearn/data/__init__.py"} <= sent
+    assert "data/train.csv" not in sent
