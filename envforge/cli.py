@@ -379,7 +379,8 @@ def build(
         client,
         loaded.root,
         image_tag,
-        buildargs={the_plan.revision_arg: revision.result() or ""},
+        # A dynamic version's tag was made from the revision the loader read: label that one.
+        buildargs={the_plan.revision_arg: loaded.facts.revision or revision.result() or ""},
         extra_files=extra_files,
         nocache=no_cache,
     )

@@ -210,8 +210,12 @@ def source_url(remote: str) -> str | None:
     return f"{scheme}://{host}{f':{port}' if port else ''}{path}"
 
 
+GENERATED_FILES = ("Dockerfile", ".dockerignore", "compose.yaml")
+
+
 def git_revision(root: Path) -> str | None:
-    """HEAD's commit, with '-dirty' when the tree has changes."""
+    """HEAD's commit, with '-dirty' when the project's tree has changes (beyond
+    GENERATED_FILES, which envforge writes)."""
     git = shutil.which("git")
     if not git:
         return None
@@ -225,8 +229,11 @@ def git_revision(root: Path) -> str | None:
         )
         if head.returncode != 0:
             return None
+        # envforge's own outputs do not make the tree dirty: else the Dockerfile that the
+        # first build writes would tag every later build of the same commit -dirty.
         dirty = subprocess.run(
-            [git, "-C", str(root), "status", "--porcelain", "--", "."],
+            [git, "-C", str(root), "status", "--porcelain", "--", ".",
+             *(f":(exclude){name}" for name in GENERATED_FILES)],
             capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):

@@ -126,6 +126,15 @@ def test_dynamic_version_tags_with_the_revision(dynamic: Path) -> None:
     assert plan_of(dynamic).default_tag == f"cpu-sklearn:git-{head[:7]}-dirty"
 
 
+def test_envforges_own_files_do_not_make_the_tree_dirty(dynamic: Path) -> None:
+    head = _git(dynamic, "rev-parse", "HEAD")
+    for name in ("Dockerfile", ".dockerignore", "compose.yaml"):
+        (dynamic / name).write_text("# written by envforge\n")
+    assert loader.git_revision(dynamic) == head
+    (dynamic / "notes.txt").write_text("mine\n")
+    assert loader.git_revision(dynamic) == f"{head}-dirty"
+
+
 def test_dynamic_version_without_git(dynamic: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loader.shutil, "which", lambda name: None)
     plan = plan_of(dynamic)
