@@ -193,3 +193,15 @@ def test_readme_names_the_revision_without_this_checkouts_sha(dynamic: Path) -> 
     assert f"docker build -t {tag} --build-arg ENVFORGE_REVISION=$(git rev-parse HEAD) .\n" in text
     assert f"docker run --rm {tag}\n" in text
     assert head[:7] not in text
+
+
+def test_compose_does_not_change_per_commit(dynamic: Path) -> None:
+    from envforge.compose import compose_dict, render_compose
+
+    plan = plan_of(dynamic)
+    assert plan.default_tag.startswith("cpu-sklearn:git-")
+    assert compose_dict(plan)["services"]["cpu-sklearn"]["image"] == "cpu-sklearn:latest"
+    first = render_compose(plan)
+    _git(dynamic, "commit", "-q", "--allow-empty", "-m", "next")
+    assert render_compose(plan_of(dynamic)) == first
+    assert "# A dynamic version: envforge build tags cpu-sklearn:git-<short sha>" in first
