@@ -95,11 +95,12 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
 
 
 def plan_findings(plan: Plan) -> list[Finding]:
-    """Which CPU/CUDA variant of the lock the plan took, and why: said before the verdict."""
+    """Which CPU/CUDA variant of the lock the plan took, and a --cpu image of CUDA wheels,
+    with why: said before the verdict."""
     return [
         Finding("ok", topic, f"judged the image `envforge build` makes here: {choice}", why)
         for topic, choice, why in plan.gpu.reasons
-        if topic == "variant"
+        if topic == "variant" or (topic == "gpu" and plan.gpu.mode == "cpu")
     ]
 
 
