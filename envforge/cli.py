@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 if TYPE_CHECKING:
+    from envforge.host import HostFacts
     from envforge.loader import LoadedProject
     from envforge.plan import BuildOptions, Plan
 
@@ -242,42 +243,12 @@ def _read_ca(path: Path) -> str:
 
 
 def _plan(
-    path: Path, options: BuildOptions, *, check_lock: bool = True
+    path: Path, options: BuildOptions, *, check_lock: bool = True, host: HostFacts | None = None
 ) -> tuple[LoadedProject, Plan]:
-    from envforge.catalog import load_catalog
-    from envforge.cuda_catalog import load_cuda_catalog
-    from envforge.loader import load_project
-    from envforge.plan import make_plan
+    """Every command's plan: envforge.planning.plan_project (doctor's too)."""
+    from envforge.planning import plan_project
 
-    loaded = load_project(path, check_lock=check_lock)
-    if options.host_gpu is None and not options.cpu:
-        options = replace(options, host_gpu=_host_has_gpu())
-    base = options.base_image or loaded.project.envforge.base_image
-    if base and options.python_source is None and loaded.project.envforge.python_source is None:
-        options = replace(options, base_python=_base_python(base))
-    plan = make_plan(
-        loaded.project, loaded.lock, loaded.facts, load_catalog(), options, load_cuda_catalog()
-    )
-    return loaded, plan
-
-
-def _base_python(ref: str) -> str | None:
-    """The Python of a named base image, when it is a local image and an engine answers."""
-    from envforge import engine
-    from envforge.errors import DockerUnavailableError
-
-    try:
-        return engine.image_python(engine.connect(), ref)
-    except DockerUnavailableError:
-        return None
-
-
-def _host_has_gpu() -> bool:
-    """Whether this host has a working NVIDIA GPU: decides a lock's CPU/CUDA variant."""
-    from envforge.gpu_probe import probe_driver
-
-    driver = probe_driver()
-    return driver.status == "ok" and bool(driver.gpus)
+    return plan_project(path, options, check_lock=check_lock, host=host)
 
 
 def _rendered(plan: Plan) -> dict[str, str]:
@@ -327,13 +298,26 @@ def dockerize(
 def plan(
     path: PathArg = Path("."),
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    host_facts: Annotated[
+        Path | None,
+        typer.Option(
+            "--host-facts",
+            help="Plan for recorded host facts (a doctor --json report) instead of this host: "
+            "its GPU decides a CPU/CUDA variant, as doctor --host-facts judges it.",
+        ),
+    ] = None,
     flags: BuildFlags = None,  # type: ignore[assignment]  # given by @build_flags
 ) -> None:
     """Print every decision behind the image, with its reason."""
     from envforge.report import plan_json, plan_text
 
     options = flags.options
-    loaded, the_plan = _plan(path, options)
+    host = None
+    if host_facts is not None:
+        from envforge.doctor import load_host_facts
+
+        host = load_host_facts(host_facts)
+    loaded, the_plan = _plan(path, options, host=host)
     if as_json:
         import json
 
@@ -395,7 +379,8 @@ def build(
         client,
         loaded.root,
         image_tag,
-        buildargs={the_plan.revision_arg: revision.result() or ""},
+        # A dynamic version's tag was made from the revision the loader read: label that one.
+        buildargs={the_plan.revision_arg: loaded.facts.revision or revision.result() or ""},
         extra_files=extra_files,
         nocache=no_cache,
     )
@@ -634,11 +619,17 @@ def doctor(
         ),
     ] = None,
     python: PythonOpt = None,
+    base_image: BaseOpt = None,
     extra: ExtraOpt = None,
+    all_extras: AllExtrasOpt = False,
     group: GroupOpt = None,
+    cpu: CpuOpt = False,
+    cuda: CudaOpt = None,
 ) -> None:
     """Check the NVIDIA driver, GPUs and container toolkit, for a project or an image.
 
+    For a project, doctor judges the plan `envforge build` makes with the same flags on the
+    host it checks (with --host-facts, the recorded one): its GPU decides a CPU/CUDA variant.
     Exit code 0 when all is well (warnings included), 1 when something fails.
     """
     from envforge import doctor as doc
@@ -648,15 +639,18 @@ def doctor(
     if path is not None and image is not None:
         raise InputError("Give a project PATH or --image, not both")
     catalog = load_cuda_catalog()
-    project = image_needs = None
+    host = doc.load_host_facts(host_facts) if host_facts is not None else doc.probe_host()
+    project = image_needs = the_plan = None
     if path is not None:
-        _options(python, None, None, None, None, extra, False, group, None)
-        project = doc.needs_for_project(path, tuple(extra or ()), tuple(group or ()), python)
+        options = _options(
+            python, base_image, None, None, None, extra, all_extras, group, None, cpu=cpu, cuda=cuda
+        )
+        the_plan, needs = doc.needs_for_project(path, options, host)
+        project = (the_plan.project.name, needs)
     if image is not None:
         labels, env = doc.image_config(image)
         image_needs = (image, doc.needs_from_image_config(labels, env, catalog))
-    host = doc.load_host_facts(host_facts) if host_facts is not None else doc.probe_host()
-    report = doc.diagnose(host, project=project, image=image_needs, catalog=catalog)
+    report = doc.diagnose(host, project=project, image=image_needs, catalog=catalog, plan=the_plan)
     if as_json:
         import json
 

@@ -5,7 +5,8 @@
 
 - ``build``: the Dockerfile envforge wrote, with the revision build argument taken from the
   shell (``ENVFORGE_REVISION=$(git rev-parse HEAD) docker compose build``; empty otherwise).
-- ``image``: the tag `envforge build` gives (``<name>:<version>``), so both tools agree.
+- ``image``: the tag `envforge build` gives (``<name>:<version>``), so both tools agree;
+  for a dynamic version ``<name>:latest``, as build's git tag would change the file per commit.
 - ``environment``: ``[tool.envforge] env``. The image already has these (ENV): they are
   repeated here to be changed per run without a rebuild.
 - ``ports``: ``[tool.envforge] ports``, published on the same host port.
@@ -48,7 +49,7 @@ def compose_dict(plan: Plan) -> dict[str, Any]:
             "dockerfile": "Dockerfile",
             "args": {plan.revision_arg: f"${{{plan.revision_arg}:-}}"},
         },
-        "image": _literal(plan.default_tag),
+        "image": _literal(compose_tag(plan)),
     }
     if plan.env:
         service["environment"] = {key: _literal(str(value)) for key, value in plan.env.items()}
@@ -62,6 +63,14 @@ def compose_dict(plan: Plan) -> dict[str, Any]:
             "resources": {"reservations": {"devices": [dict(GPU_RESERVATION)]}},
         }
     return {"services": {plan.project.normalized_name: service}}
+
+
+def compose_tag(plan: Plan) -> str:
+    """The service's image: build's tag, except for a dynamic version, whose git tag would
+    change the file at every commit: then `<name>:latest`, the same on every checkout."""
+    if plan.version_from_revision:
+        return f"{plan.project.normalized_name}:latest"
+    return plan.default_tag
 
 
 def render_compose(plan: Plan) -> str:
@@ -84,6 +93,11 @@ def _explain(plan: Plan) -> str:
     ]
     if plan.ca_bundle:
         lines.append(f"# The build needs {CA_IN_CONTEXT} here, as for `docker build`.")
+    if plan.version_from_revision:
+        lines.append(
+            f"# A dynamic version: envforge build tags {plan.project.normalized_name}:git-<short sha>; "
+            f"compose tags {compose_tag(plan)}."
+        )
     if DATA_DIR in plan.dockerignore:
         lines += [
             f"# ./{DATA_DIR} stays out of the image (.dockerignore): it is mounted at "

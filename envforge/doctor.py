@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envforge.compat import Finding, host_findings, project_findings, verdict
 from envforge.cuda_catalog import CudaCatalog, load_cuda_catalog
 from envforge.gpu_needs import GpuNeeds
 from envforge.host import HostFacts
+
+if TYPE_CHECKING:
+    from envforge.plan import BuildOptions, Plan
 
 DOCTOR_SCHEMA = 1
 _REQUIRE_CUDA_RE = re.compile(r"\bcuda>=(\d+\.\d+)")
@@ -28,6 +31,7 @@ class Report:
     host: HostFacts
     needs: GpuNeeds | None
     findings: tuple[Finding, ...]
+    plan: Mapping[str, Any] | None = None  # a project's: what was judged (plan_summary)
 
     @property
     def verdict(self) -> str:
@@ -45,6 +49,7 @@ class Report:
             "host": self.host.to_dict(),
             "needs": self.needs.to_dict() if self.needs is not None else None,
             "findings": [f.to_dict() for f in self.findings],
+            "plan": dict(self.plan) if self.plan is not None else None,
         }
 
 
@@ -68,32 +73,35 @@ def load_host_facts(path: Path) -> HostFacts:
     return HostFacts.from_dict(data["host"] if isinstance(data, dict) and "host" in data else data)
 
 
-def needs_for_project(
-    path: Path, extras: tuple[str, ...], groups: tuple[str, ...], python: str | None
-) -> tuple[str, GpuNeeds]:
-    """What the project's lock installs for its image's target, and what that needs."""
-    from envforge.catalog import load_catalog
-    from envforge.gpu_needs import infer_needs
-    from envforge.installset import Target, installed_packages
-    from envforge.loader import load_project
-    from envforge.plan import BuildOptions, make_plan
+def needs_for_project(path: Path, options: BuildOptions, host: HostFacts) -> tuple[Plan, GpuNeeds]:
+    """The plan `envforge build` makes for this project with these options on this host,
+    and what its install set needs: doctor judges the image build would make."""
+    from envforge.planning import plan_project
 
-    loaded = load_project(path)
-    catalog = load_catalog()
-    plan = make_plan(
-        loaded.project,
-        loaded.lock,
-        loaded.facts,
-        catalog,
-        BuildOptions(python=python, extras=extras, groups=groups),
-    )
-    image = catalog.python_image(plan.python, loaded.project.envforge.debian)
-    target = Target(image.python_patch if image else f"{plan.python}.0")
-    installed = installed_packages(loaded.lock, target, extras=plan.extras, groups=plan.groups)
-    needs = infer_needs(installed, load_cuda_catalog())
-    return loaded.project.name, replace(
-        needs, target=f"Python {target.python_full_version}, linux/x86_64"
-    )
+    _, plan = plan_project(path, options, host=host)
+    return plan, plan.gpu.needs
+
+
+def plan_summary(plan: Plan) -> dict[str, Any]:
+    """What doctor judged: the plan's Python, selection and GPU mode (its --json "plan")."""
+    return {
+        "python": plan.python,
+        "extras": list(plan.extras),
+        "groups": list(plan.groups),
+        "sync_flags": list(plan.sync_flags),
+        "gpu": plan.gpu.mode,
+        "variant": list(plan.gpu.variant_extras),
+    }
+
+
+def plan_findings(plan: Plan) -> list[Finding]:
+    """Which CPU/CUDA variant of the lock the plan took, and a --cpu image of CUDA wheels,
+    with why: said before the verdict."""
+    return [
+        Finding("ok", topic, f"judged the image `envforge build` makes here: {choice}", why)
+        for topic, choice, why in plan.gpu.reasons
+        if topic == "variant" or (topic == "gpu" and plan.gpu.mode == "cpu")
+    ]
 
 
 def needs_from_image_config(
@@ -149,13 +157,18 @@ def diagnose(
     project: tuple[str, GpuNeeds] | None = None,
     image: tuple[str, GpuNeeds] | None = None,
     catalog: CudaCatalog | None = None,
+    plan: Plan | None = None,
 ) -> Report:
+    """plan: the project's (needs_for_project), whose variant choice leads the findings."""
     catalog = catalog or load_cuda_catalog()
     subject = project or image
     if subject is None:
         return Report("this host", host, None, tuple(host_findings(host, catalog)))
     name, needs = subject
-    return Report(name, host, needs, tuple(project_findings(needs, host, catalog, subject=name)))
+    findings = plan_findings(plan) if plan is not None else []
+    findings += project_findings(needs, host, catalog, subject=name)
+    summary = plan_summary(plan) if plan is not None else None
+    return Report(name, host, needs, tuple(findings), summary)
 
 
 def render_text(report: Report, *, color: bool = False) -> str:

@@ -6,6 +6,8 @@ and to make_plan.
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import tomllib
@@ -18,7 +20,7 @@ import tomlkit.exceptions
 from envforge.errors import InvalidProjectError, LockError, ProjectNotFoundError
 from envforge.freshness import lock_drift
 from envforge.lockfile import Lock, lock_hash
-from envforge.plan import ProjectFacts
+from envforge.plan import ProjectFacts, default_ignored_folders
 from envforge.project import Project
 
 UV_CHECK_TIMEOUT_S = 60
@@ -73,13 +75,42 @@ def load_project(path: str | Path, *, check_lock: bool = True) -> LoadedProject:
         freshness = check_lock_fresh(root, project, lock)
 
     pv = root / ".python-version"
+    top_level = frozenset(p.name for p in root.iterdir())
     facts = ProjectFacts(
         lock_hash=lock_hash(lock_bytes),
         python_version_file=_read(pv) if pv.is_file() else None,
-        top_level=frozenset(p.name for p in root.iterdir()),
+        top_level=top_level,
         git_source=git_remote_url(root),
+        # Only a dynamic version needs it (the default tag); build reads it again anyway.
+        revision=git_revision(root) if project.dynamic_version else None,
+        ignored_folders=_ignored_folders(root, top_level),
     )
     return LoadedProject(root, project, lock, facts, freshness)
+
+
+_PY_SCAN_LIMIT = 1000  # entries read per folder: a data folder may hold millions of files
+
+
+def _ignored_folders(root: Path, top_level: frozenset[str]) -> tuple[tuple[str, bool], ...]:
+    """The default-ignored folder names at the root, each with whether it holds .py files
+    itself (one level, at most _PY_SCAN_LIMIT entries): a bounded look, no walk."""
+    from itertools import islice
+
+    found = []
+    for name in default_ignored_folders():
+        path = root / name
+        if name not in top_level or path.is_symlink() or not path.is_dir():
+            continue
+        try:
+            with os.scandir(path) as entries:
+                holds_py = any(
+                    e.name.endswith(".py") and e.is_file(follow_symlinks=False)
+                    for e in islice(entries, _PY_SCAN_LIMIT)
+                )
+        except OSError:
+            holds_py = False
+        found.append((name, holds_py))
+    return tuple(sorted(found))
 
 
 def _read(path: Path) -> str:
@@ -138,14 +169,53 @@ def git_remote_url(root: Path) -> str | None:
     url = done.stdout.strip()
     if done.returncode != 0 or not url:
         return None
-    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
-        scheme, rest = url.split("://", 1)
-        url = f"{scheme}://{rest.split('@', 1)[1]}"
-    return url
+    return source_url(url)
+
+
+_SCP_RE = re.compile(r"(?:[^@/:\s]+@)?(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*):(?!//)(?P<path>[^\s]+)")
+_URL_RE = re.compile(
+    r"(?:git\+)?(?P<scheme>https?|ssh|git)://(?:[^@/\s]*@)?"
+    r"(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*)(?::(?P<port>\d{1,5}))?(?P<path>/[^\s]*)?"
+)
+
+
+def source_url(remote: str) -> str | None:
+    """A git remote as the https URL the OCI source label carries, or None.
+
+    scp-style (git@github.com:o/r.git), ssh:// and git:// remotes become
+    https://host/path (their ports are not https's, so dropped); http(s) keeps its scheme
+    and port. Credentials and a trailing .git are dropped; a local path, file:// or
+    anything unparsable (spaces, control characters) gives None: no label.
+    """
+    if not remote.isprintable() or remote != remote.strip():
+        return None
+    if match := _URL_RE.fullmatch(remote):
+        scheme, host, port = match["scheme"], match["host"], match["port"]
+        path = match["path"] or ""
+        if scheme in ("ssh", "git"):
+            scheme, port = "https", None
+        # ssh://host/~user/repo is a home-relative path: no web page says where.
+        if path.startswith("/~"):
+            return None
+    elif "://" not in remote and (match := _SCP_RE.fullmatch(remote)):
+        scheme, host, port = "https", match["host"], None
+        path = "/" + match["path"].lstrip("/")
+        if len(host) == 1:  # C:\repo, a Windows drive
+            return None
+    else:
+        return None
+    path = path.rstrip("/").removesuffix(".git").rstrip("/")
+    if not path.strip("/"):
+        return None
+    return f"{scheme}://{host}{f':{port}' if port else ''}{path}"
+
+
+GENERATED_FILES = ("Dockerfile", ".dockerignore", "compose.yaml")
 
 
 def git_revision(root: Path) -> str | None:
-    """HEAD's commit, with '-dirty' when the tree has changes."""
+    """HEAD's commit, with '-dirty' when the project's tree has changes (beyond
+    GENERATED_FILES, which envforge writes)."""
     git = shutil.which("git")
     if not git:
         return None
@@ -159,8 +229,11 @@ def git_revision(root: Path) -> str | None:
         )
         if head.returncode != 0:
             return None
+        # envforge's own outputs do not make the tree dirty: else the Dockerfile that the
+        # first build writes would tag every later build of the same commit -dirty.
         dirty = subprocess.run(
-            [git, "-C", str(root), "status", "--porcelain", "--", "."],
+            [git, "-C", str(root), "status", "--porcelain", "--", ".",
+             *(f":(exclude){name}" for name in GENERATED_FILES)],
             capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):

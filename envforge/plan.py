@@ -67,6 +67,11 @@ class ProjectFacts:
     python_version_file: str | None = None
     top_level: frozenset[str] = frozenset()
     git_source: str | None = None
+    # HEAD's commit ("<sha>" or "<sha>-dirty"), read only for a dynamic version: it tags the image.
+    revision: str | None = None
+    # The folders at the root named like a default .dockerignore entry (default_ignored_folders),
+    # each with whether it holds .py files itself: (name, holds_py), sorted.
+    ignored_folders: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,8 @@ class Plan:
     decisions: tuple[Decision, ...] = field(default=())
     # What was asked on the command line (variant extras included): what gives this plan again.
     options: BuildOptions = field(default_factory=BuildOptions)
+    # A dynamic version: the image's version label is the revision build passes (revision_arg).
+    version_from_revision: bool = False
 
     @property
     def revision_arg(self) -> str:
@@ -233,6 +240,9 @@ def make_plan(
 
     entrypoint, why = _entrypoint(project, facts)
     decisions.append(Decision("command", _shell_join(entrypoint), why))
+    kept_folders, context_decision = _context_folders(project, facts, entrypoint)
+    if context_decision is not None:
+        decisions.append(context_decision)
 
     if project.is_package:
         decisions.append(
@@ -275,7 +285,9 @@ def make_plan(
 
     labels = _labels(project, python, base_name, base_digest, facts, extras, groups)
     labels.update(gpu.labels)
-    version = project.version or (lock.root.version if lock.root else None) or "latest"
+    version, version_why = image_version(project, lock, facts)
+    if version_why:
+        decisions.append(Decision("version", version, version_why))
     return Plan(
         project=project,
         python=python,
@@ -302,11 +314,35 @@ def make_plan(
         compile_bytecode=settings.compile_bytecode,
         gpu=gpu,
         python_source=python_source,
-        dockerignore=dockerignore_patterns(settings.exclude, settings.include),
+        dockerignore=dockerignore_patterns(settings.exclude, settings.include, keep=kept_folders),
         default_tag=f"{project.normalized_name}:{version}",
         decisions=tuple(decisions),
         options=options,
+        version_from_revision=project.dynamic_version,
     )
+
+
+def revision_tag(revision: str) -> str:
+    """The tag of a revision: 'git-' and its short sha, '-dirty' kept ('git-abc1234-dirty')."""
+    sha, dirty = revision.removesuffix("-dirty"), revision.endswith("-dirty")
+    return f"git-{sha[:7]}" + ("-dirty" if dirty else "")
+
+
+def image_version(project: Project, lock: Lock, facts: ProjectFacts) -> tuple[str, str | None]:
+    """The version part of the default tag, and why when it is not the static version."""
+    if project.version:
+        return project.version, None
+    locked = lock.root.version if lock.root else None
+    if project.dynamic_version and facts.revision:
+        return revision_tag(facts.revision), (
+            "project.version is dynamic: the image is tagged with the git revision (git-<short "
+            "sha>, -dirty when the tree has changes) and labelled "
+            "org.opencontainers.image.version with the commit"
+        )
+    no_git = "project.version is dynamic and no git revision could be read (not a git checkout, or git is not installed)"
+    if locked:
+        return locked, f"{no_git}: the version uv.lock recorded"
+    return "latest", f"{no_git}: tagged :latest"
 
 
 def _local_paths(lock: Lock) -> tuple[str, ...]:
@@ -525,8 +561,12 @@ def _selection(
         flags.append("--no-default-groups")
     else:
         flags.append("--no-dev")
-    flags += [f"--extra {e}" for e in extras] if not options.all_extras else ["--all-extras"]
-    flags += [f"--group {g}" for g in groups]
+    # Each flag and its value are separate items (argv): plan --json lists them so.
+    if options.all_extras:
+        flags.append("--all-extras")
+    else:
+        flags += [item for e in extras for item in ("--extra", e)]
+    flags += [item for g in groups for item in ("--group", g)]
     flags.append("--no-editable")
     return extras, groups, flags
 
@@ -606,9 +646,95 @@ _DEFAULT_IGNORES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )  # fmt: skip
 
 
-def dockerignore_patterns(exclude: tuple[str, ...], include: tuple[str, ...]) -> tuple[str, ...]:
-    """Lines of .dockerignore: envforge's defaults, minus what the project includes, plus its excludes."""
-    kept = set(include)
+# Default-ignored folders that a project may name its own code after (a `models` or `data`
+# package): kept in the context when they hold code. Caches, VCS and venvs never are.
+_CODE_FOLDER_NAMES = frozenset(
+    ("build", "dist", "data", "datasets", "models", "checkpoints", "wandb", "mlruns", "outputs",
+     "lightning_logs", "runs")
+)  # fmt: skip
+
+
+def default_ignored_folders() -> tuple[str, ...]:
+    """The default .dockerignore entries that name one root folder (no glob, no slash): the
+    reader looks for these, one level deep, and no further."""
+    return tuple(p for _, ps in _DEFAULT_IGNORES for p in ps if not any(c in p for c in "*?[/"))
+
+
+def _referenced_folders(project: Project, entrypoint: tuple[str, ...]) -> set[str]:
+    """Root names the command and the console scripts point into: `python runs/train.py`,
+    `python -m models.train`, `[project.scripts] x = "data.cli:main"`."""
+    import posixpath
+
+    tops: set[str] = set()
+    for i, arg in enumerate(entrypoint):
+        value = arg.split("=", 1)[-1]
+        if i > 0 and entrypoint[i - 1] == "-m":
+            tops.add(value.split(".", 1)[0])
+        elif "/" in value:
+            norm = posixpath.normpath(value).removeprefix(f"{APP_DIR}/")
+            if not norm.startswith(("/", "..")):
+                tops.add(norm.split("/", 1)[0])
+    for target in project.scripts.values():
+        tops.add(target.split(":", 1)[0].split(".", 1)[0].strip())
+    return tops
+
+
+def _context_folders(
+    project: Project, facts: ProjectFacts, entrypoint: tuple[str, ...]
+) -> tuple[tuple[str, ...], Decision | None]:
+    """Which default-ignored folders that exist here stay in the build context (they hold
+    the project's code or the command uses them), and the plan line that says so."""
+    if not facts.ignored_folders:
+        return (), None
+    settings = project.envforge
+    referenced = _referenced_folders(project, entrypoint)
+    kept: list[str] = []
+    why_kept: list[str] = []
+    left: list[str] = []
+    for name, holds_py in facts.ignored_folders:
+        if name in settings.include:
+            continue  # shipped as asked; the .dockerignore re-includes it already
+        code = name in _CODE_FOLDER_NAMES and name not in settings.exclude
+        if code and holds_py:
+            kept.append(name)
+            why_kept.append(f"{name} holds .py files (the project's own code)")
+        elif code and name in referenced:
+            kept.append(name)
+            why_kept.append(f"{name} is named by the command or [project.scripts]")
+        else:
+            left.append(name)
+    if not kept and not left:
+        return (), None
+    choice = "; ".join(
+        part
+        for part in (
+            f"leaves out {', '.join(left)}" if left else "",
+            f"keeps {', '.join(kept)}" if kept else "",
+        )
+        if part
+    )
+    reasons = []
+    if left:
+        reasons.append(
+            f"of the folders envforge's default .dockerignore names, {', '.join(left)} "
+            f"{'exists' if len(left) == 1 else 'exist'} here and {'stays' if len(left) == 1 else 'stay'} "
+            "out of the build context (list one under [tool.envforge] include to ship it)"
+        )
+    if kept:
+        reasons.append(
+            f"kept in the context although the defaults name {'it' if len(kept) == 1 else 'them'}: "
+            + "; ".join(why_kept)
+            + " (list one under [tool.envforge] exclude to leave it out)"
+        )
+    return tuple(kept), Decision("context", choice, "; ".join(reasons))
+
+
+def dockerignore_patterns(
+    exclude: tuple[str, ...], include: tuple[str, ...], *, keep: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """Lines of .dockerignore: envforge's defaults, minus what the project includes and the
+    folders that hold its code (keep), plus its excludes."""
+    kept = set(include) | set(keep)
     lines: list[str] = []
     for comment, patterns in _DEFAULT_IGNORES:
         chosen = [p for p in patterns if p not in kept]

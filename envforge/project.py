@@ -65,6 +65,8 @@ class Project:
     build_requires: tuple[Requirement, ...]
     uv_default_groups: tuple[str, ...]
     envforge: EnvforgeSettings = field(default_factory=EnvforgeSettings)
+    # project.dynamic lists "version" and there is no static one: the build backend decides.
+    dynamic_version: bool = False
 
     @property
     def normalized_name(self) -> str:
@@ -164,6 +166,7 @@ class Project:
             build_requires=build_requires,
             uv_default_groups=default_groups,
             envforge=EnvforgeSettings.from_dict(tool.get("envforge", {})),
+            dynamic_version=version is None and "version" in dynamic,
         )
 
 

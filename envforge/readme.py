@@ -64,6 +64,10 @@ def render_section(plan: Plan, catalog: CudaCatalog) -> str:
     flags = "".join(f" {f}" for f in build_flags(plan, catalog))
     gpus = " --gpus all" if gpu.uses_gpu else ""
     tag = plan.default_tag
+    if plan.version_from_revision:
+        # A dynamic version tags with the git revision; the section must not hold this
+        # checkout's sha, so the command computes it where it runs.
+        tag = f"{plan.project.normalized_name}:git-$(git rev-parse --short=7 HEAD)"
     lines += [
         "",
         "### Build and run",

@@ -32,7 +32,7 @@ def test_json_schema_is_stable() -> None:
     report = json.loads(
         doctor(str(EXAMPLES / "gpu-torch"), "--host-facts", str(H100), "--json").stdout
     )
-    assert list(report) == ["schema", "subject", "verdict", "host", "needs", "findings"]
+    assert list(report) == ["schema", "subject", "verdict", "host", "needs", "findings", "plan"]
     assert report["schema"] == 1
     assert list(report["host"]) == ["driver", "engine"]
     assert set(report["needs"]) >= {
@@ -40,6 +40,7 @@ def test_json_schema_is_stable() -> None:
         "arch_list", "ptx", "frameworks", "notes",
     }  # fmt: skip
     assert all(list(f) == ["level", "check", "what", "why", "fix"] for f in report["findings"])
+    assert list(report["plan"]) == ["python", "extras", "groups", "sync_flags", "gpu", "variant"]
 
 
 def test_gpu_torch_on_the_recorded_h100() -> None:
@@ -81,3 +82,18 @@ def test_unreadable_host_facts(tmp_path: Path) -> None:
     result = doctor("--host-facts", str(bad))
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: Cannot read host facts from '{bad}' (")
+
+
+def test_a_cpu_image_of_cuda_wheels_says_so() -> None:
+    result = doctor(str(EXAMPLES / "gpu-torch"), "--cpu", "--host-facts", str(H100))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[2] == "ok    gpu      judged the image `envforge build` makes here: none (--cpu)"
+    assert lines[3].startswith("ok    project  gpu-torch needs CUDA 13.2")
+    report = json.loads(
+        doctor(str(EXAMPLES / "gpu-torch"), "--cpu", "--host-facts", str(H100), "--json").stdout
+    )
+    assert report["findings"][0]["why"].startswith(
+        "the locked CUDA 13.2 wheels are still installed"
+    )
+    assert (report["plan"]["gpu"], report["plan"]["variant"]) == ("cpu", [])

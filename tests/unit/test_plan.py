@@ -261,7 +261,9 @@ def test_default_sync_flags() -> None:
 
 def test_groups_switch_off_default_groups() -> None:
     p = plan(groups=("dev",))
-    assert p.sync_flags == ("--locked", "--no-default-groups", "--group dev", "--no-editable")
+    assert p.sync_flags == (
+        "--locked", "--no-default-groups", "--group", "dev", "--no-editable",
+    )  # fmt: skip
     assert p.groups == ("dev",)
 
 
@@ -283,7 +285,12 @@ def test_extras() -> None:
     data = sklearn(project={"optional-dependencies": {"plots": ["matplotlib"], "gpu": ["cupy"]}})
     p = plan(data, extras=("plots",))
     assert p.extras == ("plots",)
-    assert p.sync_flags == ("--locked", "--no-dev", "--extra plots", "--no-editable")
+    assert p.sync_flags == (
+        "--locked", "--no-dev", "--extra", "plots", "--no-editable",
+    )  # fmt: skip
+    assert {d.topic: d.choice for d in p.decisions}["dependencies"] == (
+        "uv sync --locked --no-dev --extra plots --no-editable"
+    )
 
 
 def test_all_extras() -> None:
@@ -426,6 +433,11 @@ def test_report_json_and_text() -> None:
         "ref": p.base_ref, "name": p.base_name, "digest": PY311_DIGEST,
     }  # fmt: skip
     assert data["sync_flags"] == ["--locked", "--no-dev", "--no-editable"]
+    extras = sklearn(project={"optional-dependencies": {"plots": ["matplotlib"]}})
+    with_extra = plan_json(plan(extras, extras=("plots",), groups=("dev",)), "uv lock --check")
+    assert with_extra["sync_flags"] == [
+        "--locked", "--no-default-groups", "--extra", "plots", "--group", "dev", "--no-editable",
+    ]  # fmt: skip
     assert data["entrypoint"] == ["cpu-sklearn"]
     text = plan_text(p, "uv lock --check", "examples/cpu-sklearn")
     assert text.startswith("envforge plan for cpu-sklearn 0.1.0 (examples/cpu-sklearn)\n\n")
@@ -542,3 +554,65 @@ def test_path_dependencies_inside_the_project_are_copied_outside_refused(tmp_pat
     )
     with pytest.raises(PlanError, match=r"installs helper from '\.\./helper', outside the project"):
         plan_for(root)
+
+
+# --- default-ignored folders that exist here: said in the plan, kept when they hold code ---
+
+
+def _context(pyproject: dict[str, Any] | None = None, **folders: bool) -> tuple[Plan, Any]:
+    facts = replace(FACTS, ignored_folders=tuple(sorted(folders.items())))
+    p = plan(pyproject, facts=facts)
+    return p, next((d for d in p.decisions if d.topic == "context"), None)
+
+
+def test_existing_ignored_folders_are_named() -> None:
+    p, decision = _context(**{".venv": False, ".git": False, "data": False, "outputs": False})
+    assert decision.choice == "leaves out .git, .venv, data, outputs"
+    assert decision.reason.startswith(
+        "of the folders envforge's default .dockerignore names, .git, .venv, data, outputs exist "
+        "here and stay out of the build context (list one under [tool.envforge] include to ship it)"
+    )
+    assert {"data", "outputs", ".venv"} <= set(p.dockerignore)
+
+
+def test_a_folder_with_python_files_is_kept() -> None:
+    p, decision = _context(data=False, models=True)
+    assert decision.choice == "leaves out data; keeps models"
+    assert "models holds .py files (the project's own code)" in decision.reason
+    assert "models" not in p.dockerignore and "data" in p.dockerignore
+    assert "!models" not in p.dockerignore
+
+
+def test_caches_and_venvs_are_never_kept_for_their_python() -> None:
+    p, decision = _context(**{"venv": True, ".venv": True, ".cache": True})
+    assert decision.choice == "leaves out .cache, .venv, venv"
+    assert {"venv", ".venv", ".cache"} <= set(p.dockerignore)
+
+
+@pytest.mark.parametrize(
+    ("envforge", "scripts", "kept"),
+    [
+        ({"command": ["python", "runs/train.py"]}, {}, "runs"),
+        ({"command": ["python", "/app/outputs/serve.py"]}, {}, "outputs"),
+        ({"command": ["python", "-m", "build.tool"]}, {}, "build"),
+        ({"command": ["train", "--config=checkpoints/last.yaml"]}, {}, "checkpoints"),
+        ({}, {"cpu-sklearn": "data.cli:main"}, "data"),
+    ],
+)
+def test_a_folder_the_command_names_is_kept(envforge, scripts, kept) -> None:
+    data = with_tool(sklearn(project={"scripts": scripts} if scripts else {}), envforge=envforge)
+    p, decision = _context(data, **{kept: False})
+    assert decision.choice == f"keeps {kept}"
+    assert f"{kept} is named by the command or [project.scripts]" in decision.reason
+    assert kept not in p.dockerignore
+
+
+def test_exclude_wins_over_code_and_include_is_not_repeated() -> None:
+    data = with_tool(sklearn(), envforge={"exclude": ["models"], "include": ["data"]})
+    p, decision = _context(data, models=True, data=False)
+    assert decision.choice == "leaves out models"
+    assert "models" in p.dockerignore and "data" not in p.dockerignore
+
+
+def test_no_ignored_folder_no_line() -> None:
+    assert _context()[1] is None
