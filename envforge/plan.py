@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from envforge import __version__
 from envforge.catalog import PYTHON_REGISTRY, Catalog, PythonImage
@@ -21,6 +21,7 @@ from envforge.gpu_needs import GpuNeeds
 from envforge.gpu_plan import GpuPlan, plan_gpu
 from envforge.lockfile import Lock
 from envforge.project import Project
+from envforge.wheeltags import GLIBC, UNKNOWN_GLIBC, Support, label, no_wheel, support
 
 VENV = "/app/.venv"
 APP_DIR = "/app"
@@ -121,20 +122,11 @@ def make_plan(
     decisions: list[Decision] = []
     settings = project.envforge
 
-    python, why = _choose_python(project, lock, facts, catalog, options)
+    python, why, fit_notes = _choose_python(project, lock, facts, catalog, options)
     override = options.base_image or settings.base_image
     base_python = options.base_python if override else None
-    pinned = bool(options.python or settings.python or facts.python_version_file is not None)
-    if base_python and not pinned:
-        # A named base's own Python wins over the catalog's newest when the project allows it.
-        own = ".".join(base_python.split(".")[:2])
-        allowed = [s for s in (project.requires_python, lock.requires_python) if s is not None]
-        if own != python and all(s.contains(base_python) for s in allowed):
-            python, why = (
-                own,
-                f"the named base image's own Python ({base_python}) satisfies requires-python",
-            )
     decisions.append(Decision("python", python, why))
+    decisions += fit_notes
 
     extras, groups, flags = _selection(project, options)
     gpu = GpuPlan("cpu")
@@ -386,23 +378,140 @@ def parse_python_version_file(text: str) -> str:
     raise InvalidProjectError("No Python version", file=".python-version")
 
 
+def _minor_allowed(spec: SpecifierSet, version: str) -> bool:
+    """Whether spec holds for some X.Y.Z release of minor version X.Y.
+
+    Within one minor version a specifier changes its answer only at the patch it names, so
+    patch 0, each named patch and its neighbours decide it (no probing of patch numbers)."""
+    major, minor = (int(p) for p in version.split("."))
+    patches = {0}
+    for one in spec:
+        try:
+            release = Version(one.version.replace(".*", "")).release
+        except InvalidVersion:  # '===' compares strings: nothing to take a patch from
+            continue
+        if release[:2] == (major, minor) and len(release) > 2:
+            patches |= {max(release[2] - 1, 0), release[2], release[2] + 1}
+    return any(spec.contains(f"{version}.{n}") for n in sorted(patches))
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """How a lock's install set installs on one Python: each package's Support."""
+
+    python: str
+    found: tuple[Support, ...] = ()
+
+    def of(self, *kinds: str) -> list[Support]:
+        return [f for f in self.found if f.kind in kinds]
+
+    @property
+    def installs(self) -> bool:
+        return not self.of("none")
+
+    @property
+    def all_wheels(self) -> bool:
+        # An sdist-only package is the same on every Python: it tells none apart.
+        return not self.of("none", "compile")
+
+    def shortfall(self) -> str:
+        """'ray 2.49.2 has no cp314 wheel; ...': why this Python is passed over."""
+        missing = self.of("none") + self.of("compile")
+        shown = [
+            no_wheel(f, self.python)
+            + (" (only an sdist to compile)" if f.kind == "compile" else "")
+            for f in missing[:3]
+        ]
+        more = f"; and {len(missing) - 3} more" if len(missing) > 3 else ""
+        return f"{self.python}: " + "; ".join(shown) + more
+
+
+def _fit(
+    lock: Lock,
+    catalog: Catalog,
+    version: str,
+    debian: str | None,
+    overridden: bool,
+    extras: tuple[str, ...],
+    groups: tuple[str, ...],
+) -> _Fit:
+    """How the image's install set (the plan's extras and groups) installs on Python version."""
+    from envforge.installset import Target, installed_packages
+
+    if lock.root is None:
+        return _Fit(version)
+    image = None if overridden else catalog.python_image(version, debian)
+    glibc = GLIBC.get(image.debian, UNKNOWN_GLIBC) if image else UNKNOWN_GLIBC
+    target = Target(image.python_patch if image else f"{version}.0")
+    installed = installed_packages(lock, target, extras=extras, groups=groups)
+    found = tuple(support(pkg, version, glibc) for _, pkg in sorted(installed.items()))
+    return _Fit(version, found)
+
+
+def _names(found: list[Support]) -> str:
+    return ", ".join(label(f) for f in found)
+
+
+def _fit_decisions(fit: _Fit, asked: str | None) -> list[Decision]:
+    """What the chosen Python's install set needs beyond wheels: a risk or a warning each."""
+    out: list[Decision] = []
+    tag = "cp" + fit.python.replace(".", "")
+    if fit.of("none"):
+        out.append(
+            Decision(
+                "python warning",
+                _names(fit.of("none")),
+                f"{asked} asks for {fit.python}, but the lock has neither a {tag} wheel nor an "
+                "sdist for these: uv sync will fail; pin a Python the lock has wheels for",
+            )
+        )
+    if fit.of("compile"):
+        names = ", ".join(f.package for f in fit.of("compile"))
+        why = f"builds {names} from source: needs a compiler (the lock has no {tag} wheel for "
+        why += 'them); add build-apt-packages = ["build-essential"] to [tool.envforge]'
+        out.append(
+            Decision(
+                "python warning" if asked else "source builds",
+                _names(fit.of("compile")),
+                (f"{asked} asks for {fit.python}: " if asked else "") + why,
+            )
+        )
+    if fit.of("sdist"):
+        out.append(
+            Decision(
+                "source builds",
+                _names(fit.of("sdist")),
+                "only an sdist in the lock: built from source at build time, which may compile "
+                "(a pure-Python one needs no compiler; others need build-apt-packages)",
+            )
+        )
+    return out
+
+
 def _choose_python(
     project: Project, lock: Lock, facts: ProjectFacts, catalog: Catalog, options: BuildOptions
-) -> tuple[str, str]:
+) -> tuple[str, str, list[Decision]]:
+    """The image's Python, why, and what its install set risks on it. The one place a
+    Python is chosen: asked for, a named base's own, or the newest the lock has wheels for."""
     specs = [s for s in (project.requires_python, lock.requires_python) if s is not None]
     spec = SpecifierSet(",".join(str(s) for s in specs)) if specs else SpecifierSet()
     spec_text = str(project.requires_python or spec) or "any"
     known = catalog.pythons()
+    debian = project.envforge.debian
 
     overridden = bool(options.base_image or project.envforge.base_image)
+    extras, groups, _ = _selection(project, options)
+
+    def fit(version: str) -> _Fit:
+        return _fit(lock, catalog, version, debian, overridden, extras, groups)
 
     def allowed(version: str) -> bool:
         # A catalog image ships one patch release, and that is the one that must fit;
         # a named image may hold any patch of the minor version.
-        image = catalog.python_image(version, project.envforge.debian)
+        image = catalog.python_image(version, debian)
         if image is not None and not overridden:
             return spec.contains(image.python_patch)
-        return any(spec.contains(f"{version}.{n}") for n in range(40))
+        return _minor_allowed(spec, version)
 
     asked: tuple[str, str] | None = None
     if options.python:
@@ -424,11 +533,22 @@ def _choose_python(
                 f"(it knows {', '.join(known)})",
                 hint="Pick a known version, or name an image with --base-image.",
             )
-        return version, f"{where} asks for {version}; requires-python is '{spec_text}'"
+        return (
+            version,
+            f"{where} asks for {version}; requires-python is '{spec_text}'",
+            _fit_decisions(fit(version), where),
+        )
+    base_python = options.base_python if overridden else None
+    if base_python and all(s.contains(base_python) for s in specs):
+        # A named base's own Python wins over the catalog's newest when the project allows it.
+        own = ".".join(base_python.split(".")[:2])
+        return (
+            own,
+            f"the named base image's own Python ({base_python}) satisfies requires-python",
+            _fit_decisions(fit(own), "the named base image"),
+        )
     candidates = [
-        v
-        for v in known
-        if allowed(v) and (overridden or catalog.python_image(v, project.envforge.debian))
+        v for v in known if allowed(v) and (overridden or catalog.python_image(v, debian))
     ]
     if not candidates:
         raise PlanError(
@@ -436,11 +556,29 @@ def _choose_python(
             f"requires-python '{spec_text}'",
             hint="Relax requires-python, or name an image with --base-image and a --python.",
         )
-    chosen = max(candidates, key=Version)
-    return chosen, (
-        f"newest Python in the catalog that requires-python '{spec_text}' allows "
-        f"(allowed: {', '.join(candidates)}); pin another with .python-version"
+    newest_first = sorted(candidates, key=Version, reverse=True)
+    fits = [fit(v) for v in newest_first]
+    chosen = next((f for f in fits if f.all_wheels), None) or next(
+        (f for f in fits if f.installs), None
     )
+    if chosen is None:
+        raise PlanError(
+            "No Python that requires-python "
+            f"'{spec_text}' allows can install the lock: " + "; ".join(f.shortfall() for f in fits),
+            hint="Re-lock with versions that have wheels for one of these Pythons "
+            "(uv lock --upgrade-package NAME), or relax requires-python.",
+        )
+    passed = [f.shortfall() for f in fits[: fits.index(chosen)]]
+    why = (
+        f"newest Python in the catalog that requires-python '{spec_text}' allows "
+        f"(allowed: {', '.join(candidates)})"
+    )
+    if passed:
+        what = (
+            "wheels for its whole install set" if chosen.all_wheels else "a file for each package"
+        )
+        why += f" for which the lock has {what}; passed over: " + "; ".join(passed)
+    return chosen.python, why + "; pin another with .python-version", _fit_decisions(chosen, None)
 
 
 def _choose_base(

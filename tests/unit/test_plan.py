@@ -311,6 +311,163 @@ def test_unknown_group_names_the_known_ones() -> None:
     assert error.hint == "The project's groups: dev."
 
 
+# --- python: the newest the lock has wheels for ---------------------------------------
+
+PYPI = "https://files.pythonhosted.org/packages/00/00"
+
+
+def wheel_lock(*packages: tuple[str, str, tuple[str, ...], bool]) -> dict[str, Any]:
+    """A lock of cpu-sklearn depending on each (name, version, wheel tags, has an sdist)."""
+    root = {
+        "name": "cpu-sklearn",
+        "version": "0.1.0",
+        "source": {"editable": "."},
+        "dependencies": [{"name": name} for name, *_ in packages],
+    }
+    entries: list[dict[str, Any]] = [root]
+    for name, version, tags, sdist in packages:
+        entry: dict[str, Any] = {
+            "name": name,
+            "version": version,
+            "source": {"registry": "https://pypi.org/simple"},
+            "wheels": [{"url": f"{PYPI}/{name}-{version}-{tag}.whl"} for tag in tags],
+        }
+        if sdist:
+            entry["sdist"] = {"url": f"{PYPI}/{name}-{version}.tar.gz"}
+        entries.append(entry)
+    return {"version": 1, "requires-python": ">=3.10", "package": entries}
+
+
+LINUX = "manylinux_2_17_x86_64.manylinux2014_x86_64"
+RAY = ("ray", "2.49.2", tuple(f"cp3{m}-cp3{m}-{LINUX}" for m in (10, 11, 12, 13)), False)
+SIX = ("six", "1.17.0", ("py2.py3-none-any",), True)
+
+
+def python_decision(p: Plan) -> str:
+    return next(d.reason for d in p.decisions if d.topic == "python")
+
+
+def test_the_newest_python_without_a_wheel_is_passed_over() -> None:
+    p = plan(facts=NO_PIN, lock=wheel_lock(RAY, SIX))
+    assert p.python == "3.13"
+    assert "passed over: 3.14: ray 2.49.2 has no cp314 wheel" in python_decision(p)
+
+
+def test_each_passed_over_python_gives_one_reason() -> None:
+    old = ("old", "1.0", ("cp310-cp310-" + LINUX, "cp311-cp311-" + LINUX), False)
+    p = plan(facts=NO_PIN, lock=wheel_lock(RAY, old, SIX))
+    assert p.python == "3.11"
+    reason = python_decision(p)
+    assert "3.14: old 1.0 has no cp314 wheel; ray 2.49.2 has no cp314 wheel; " in reason
+    assert "3.12: old 1.0 has no cp312 wheel" in reason
+
+
+def test_more_than_three_packages_are_counted() -> None:
+    many = [(f"p{i}", "1.0", ("cp313-cp313-" + LINUX,), False) for i in range(5)]
+    reason = python_decision(plan(facts=NO_PIN, lock=wheel_lock(*many)))
+    assert "3.14: p0 1.0 has no cp314 wheel; p1 1.0 has no cp314 wheel; p2 1.0 has no cp314 " \
+        "wheel; and 2 more" in reason  # fmt: skip
+
+
+def test_abi3_and_pure_wheels_keep_the_newest() -> None:
+    abi3 = ("protobuf", "7.36.2", ("cp310-abi3-manylinux2014_x86_64",), False)
+    p = plan(facts=NO_PIN, lock=wheel_lock(abi3, SIX))
+    assert p.python == "3.14"
+    assert "passed over" not in python_decision(p)
+
+
+def test_wrong_platform_wheels_do_not_count() -> None:
+    mac = ("fast", "1.0", ("cp314-cp314-macosx_11_0_arm64", "cp314-cp314-musllinux_1_2_x86_64",
+           "cp314-cp314t-" + LINUX, "cp313-cp313-" + LINUX), False)  # fmt: skip
+    assert plan(facts=NO_PIN, lock=wheel_lock(mac)).python == "3.13"
+
+
+def test_a_python_that_would_compile_is_passed_over_for_one_with_wheels() -> None:
+    compiled = ("numpy", "1.26.4", ("cp312-cp312-" + LINUX,), True)
+    p = plan(facts=NO_PIN, lock=wheel_lock(compiled))
+    assert p.python == "3.12"
+    assert "3.14: numpy 1.26.4 has no cp314 wheel (only an sdist to compile)" in python_decision(p)
+    assert not [d for d in p.decisions if d.topic == "source builds"]
+
+
+def test_when_every_python_compiles_the_newest_is_taken_with_the_risk() -> None:
+    compiled = ("numpy", "1.26.4", ("cp39-cp39-" + LINUX,), True)
+    p = plan(facts=NO_PIN, lock=wheel_lock(compiled))
+    assert p.python == "3.14"
+    risk = next(d for d in p.decisions if d.topic == "source builds")
+    assert risk.choice == "numpy 1.26.4"
+    assert risk.reason.startswith("builds numpy from source: needs a compiler")
+
+
+def test_an_sdist_only_package_may_compile_on_any_python() -> None:
+    p = plan(facts=NO_PIN, lock=wheel_lock(("antlr4-python3-runtime", "4.9.3", (), True)))
+    assert p.python == "3.14"
+    risk = next(d for d in p.decisions if d.topic == "source builds")
+    assert risk.choice == "antlr4-python3-runtime 4.9.3"
+    assert "may compile" in risk.reason
+
+
+def test_no_python_installs_the_lock() -> None:
+    only39 = ("ancient", "0.1", ("cp39-cp39-" + LINUX,), False)
+    error = plan_error(facts=NO_PIN, lock=wheel_lock(only39))
+    assert error.message.startswith(
+        "No Python that requires-python '>=3.10' allows can install the lock: "
+        "3.14: ancient 0.1 has no cp314 wheel; 3.13: ancient 0.1 has no cp313 wheel"
+    )
+    assert error.hint is not None
+
+
+def test_an_asked_python_is_kept_with_a_warning() -> None:
+    p = plan(lock=wheel_lock(RAY, SIX), python="3.14")
+    assert p.python == "3.14"
+    warning = next(d for d in p.decisions if d.topic == "python warning")
+    assert warning.choice == "ray 2.49.2"
+    assert warning.reason.startswith("--python asks for 3.14, but the lock has neither a cp314")
+
+
+def test_a_python_version_file_with_wheels_gets_no_warning() -> None:
+    p = plan(lock=wheel_lock(RAY, SIX))
+    assert p.python == "3.11"
+    assert not [d for d in p.decisions if d.topic in ("python warning", "source builds")]
+
+
+def test_the_install_set_follows_markers_and_extras() -> None:
+    lock = wheel_lock(RAY, SIX)
+    # ray only below 3.14 (as a marker), so 3.14 installs six alone
+    lock["package"][0]["dependencies"][0]["marker"] = "python_full_version < '3.14'"
+    assert plan(facts=NO_PIN, lock=lock).python == "3.14"
+    # ray only through an extra that the plan does not select
+    lock = wheel_lock(SIX, RAY)
+    root = lock["package"][0]
+    root["optional-dependencies"] = {"cluster": [root["dependencies"].pop()]}
+    data = sklearn(project={"optional-dependencies": {"cluster": ["ray"]}})
+    assert plan(data, NO_PIN, lock=lock).python == "3.14"
+    assert plan(data, NO_PIN, lock=lock, extras=("cluster",)).python == "3.13"
+
+
+@pytest.mark.parametrize(
+    ("spec", "minor", "allowed"),
+    [
+        (">=3.10", "3.15", True),
+        ("<3.11", "3.11", False),
+        (">=3.11.5", "3.11", True),
+        ("==3.11.7", "3.11", True),
+        (">=3.11.5,<3.11.6", "3.11", True),
+        (">3.11.50,<3.11.52", "3.11", True),  # 3.11.51: no probing of 40 patches
+        (">=3.11.5,<3.11.5", "3.11", False),
+        ("==3.12.*", "3.12", True),
+        ("~=3.11.2", "3.11", True),
+        ("!=3.11.*", "3.11", False),
+    ],
+)
+def test_a_named_base_may_hold_any_patch(spec: str, minor: str, allowed: bool) -> None:
+    from packaging.specifiers import SpecifierSet
+
+    from envforge.plan import _minor_allowed
+
+    assert _minor_allowed(SpecifierSet(spec), minor) is allowed
+
+
 # --- entrypoint ---------------------------------------------------------------------
 
 
