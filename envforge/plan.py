@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from envforge import __version__
@@ -68,6 +69,12 @@ class ProjectFacts:
     python_version_file: str | None = None
     top_level: frozenset[str] = frozenset()
     git_source: str | None = None
+    # Import packages in the project's source (top level and src/, or where its build
+    # backend's settings say), and those of them, or of their dotted modules, that
+    # have a __main__.py: what `python -m` can run. For a non-package project, only the
+    # top level (its source is copied as it is).
+    packages: frozenset[str] = frozenset()
+    main_modules: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -669,25 +676,66 @@ def _selection(
     return extras, groups, flags
 
 
+FALLBACK_COMMAND = ("python",)
+
+
+def _named_like(project: Project, names: list[str]) -> str | None:
+    """The one of names that is the project's own name, normalised (my-tool, my_tool)."""
+    own = [n for n in names if canonicalize_name(n) == project.normalized_name]
+    return own[0] if len(own) == 1 else None
+
+
 def _entrypoint(project: Project, facts: ProjectFacts) -> tuple[tuple[str, ...], str]:
+    """The image's command, and why: one that starts, or `python` and a line saying so."""
     if project.envforge.command:
         return project.envforge.command, "[tool.envforge] command"
-    scripts = sorted(project.scripts)
-    if project.is_package and len(scripts) == 1:
-        return (scripts[0],), f"the project's one console script, [project.scripts] {scripts[0]}"
-    if not project.is_package and "main.py" in facts.top_level:
-        return (
-            "python",
-            "main.py",
-        ), "the project is not a package and has main.py (uv init's layout)"
-    why = (
-        f"no single console script ({len(scripts)} in [project.scripts])"
-        if scripts
-        else "no console script"
+    choose = "set [tool.envforge] command to choose, or per run: envforge run PATH --entrypoint CMD"
+    notes: list[str] = []
+    if project.is_package:
+        scripts = sorted(project.scripts)
+        if len(scripts) == 1:
+            return (
+                scripts[0],
+            ), f"the project's one console script, [project.scripts] {scripts[0]}"
+        if scripts:
+            own = _named_like(project, scripts)
+            listed = ", ".join(scripts)
+            if own:
+                return (own,), (
+                    f"the console script named like the project, of {len(scripts)} in "
+                    f"[project.scripts] ({listed}); {choose}"
+                )
+            notes.append(
+                f"{len(scripts)} console scripts in [project.scripts] ({listed}), none named "
+                "like the project"
+            )
+    else:
+        if project.scripts:
+            notes.append("[project.scripts] are not installed: the project is not a package")
+        if "main.py" in facts.top_level:
+            return (
+                "python",
+                "main.py",
+            ), "the project is not a package and has main.py (uv init's layout)"
+    mains = sorted(facts.main_modules)
+    module = project.module_name if project.module_name in mains else None
+    module = module or (mains[0] if len(mains) == 1 else _named_like(project, mains))
+    if module:
+        notes.append(f"runs {module}/__main__.py, which the project's source has")
+        return ("python", "-m", module), "; ".join(notes) + f"; {choose}"
+    if len(mains) > 1:
+        notes.append(
+            f"{len(mains)} modules with a __main__.py ({', '.join(mains)}), none named like the "
+            "project"
+        )
+    where = "no console script, no __main__.py in its packages" + (
+        "" if project.is_package else ", no main.py"
     )
-    return (
-        ("python", "-m", project.module_name),
-        f"{why}: runs the package as a module; set [tool.envforge] command to choose",
+    lead = "; ".join(notes) if notes else f"nothing to run: {where}"
+    return FALLBACK_COMMAND, (
+        f"{lead}: the image starts python, which runs what follows it "
+        "(envforge run PATH -- -m MODULE, or -- SCRIPT.py); set [tool.envforge] command "
+        "for a default"
     )
 
 

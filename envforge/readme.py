@@ -23,6 +23,7 @@ from packaging.version import Version
 from envforge.cuda_catalog import CudaCatalog, arch_list_runs_on
 from envforge.errors import InputError
 from envforge.gpu_plan import newest_release
+from envforge.plan import FALLBACK_COMMAND
 
 if TYPE_CHECKING:
     from envforge.loader import LoadedProject
@@ -82,9 +83,28 @@ def render_section(plan: Plan, catalog: CudaCatalog) -> str:
         f"docker build -t {tag} --build-arg {plan.revision_arg}=$(git rev-parse HEAD) .",
         f"docker run --rm{gpus} {tag}",
         "```",
-        END,
     ]
+    if plan.entrypoint == FALLBACK_COMMAND:
+        lines += _fallback_lines(tag, gpus)
+    lines.append(END)
     return "\n".join(lines) + "\n"
+
+
+def _fallback_lines(tag: str, gpus: str) -> list[str]:
+    """The image has no program of its own: say so, and how to run one."""
+    return [
+        "",
+        "The image's command is `python`: the project has no console script and no "
+        "`__main__.py` to run by default, so the commands above start the interpreter. "
+        "Name what to run after the image, a module or a script of the project:",
+        "",
+        "```sh",
+        f"envforge run .{gpus} -- -m <module>",
+        f"docker run --rm{gpus} {tag} <script.py>",
+        "```",
+        "",
+        "or set `[tool.envforge] command` in pyproject.toml to make it the default.",
+    ]
 
 
 def build_flags(plan: Plan, catalog: CudaCatalog) -> list[str]:

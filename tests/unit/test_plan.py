@@ -31,6 +31,8 @@ FACTS = ProjectFacts(
     lock_hash=LOCK_HASH,
     python_version_file="3.11\n",
     top_level=frozenset({"pyproject.toml", "uv.lock", "src"}),
+    packages=frozenset({"cpu_sklearn"}),
+    main_modules=frozenset({"cpu_sklearn"}),
 )
 NO_PIN = replace(FACTS, python_version_file=None)
 SKLEARN_PYPROJECT = read_toml(CPU_SKLEARN / "pyproject.toml")
@@ -471,9 +473,24 @@ def test_a_named_base_may_hold_any_patch(spec: str, minor: str, allowed: bool) -
 # --- entrypoint ---------------------------------------------------------------------
 
 
-def entrypoint_of(data: dict[str, Any], top_level: set[str] | None = None) -> tuple[str, ...]:
+def entrypoint_of(
+    data: dict[str, Any], top_level: set[str] | None = None, mains: set[str] | None = None
+) -> tuple[str, ...]:
+    return command_of(data, top_level, mains)[0]
+
+
+def command_of(
+    data: dict[str, Any], top_level: set[str] | None = None, mains: set[str] | None = None
+) -> tuple[tuple[str, ...], str]:
     facts = FACTS if top_level is None else replace(FACTS, top_level=frozenset(top_level))
-    return plan(data, facts).entrypoint
+    if mains is not None:
+        facts = replace(facts, main_modules=frozenset(mains), packages=frozenset(mains))
+    p = plan(data, facts)
+    return p.entrypoint, next(d.reason for d in p.decisions if d.topic == "command")
+
+
+def scripts(*names: str) -> dict[str, Any]:
+    return sklearn(project={"scripts": {n: "cpu_sklearn.experiment:main" for n in names}})
 
 
 def test_one_console_script() -> None:
@@ -485,15 +502,56 @@ def test_settings_command_wins() -> None:
     assert entrypoint_of(data) == ("python", "-m", "cpu_sklearn", "--seed", "1")
 
 
-def test_several_scripts_run_the_module() -> None:
-    data = sklearn(project={"scripts": {"a": "cpu_sklearn.a:main", "b": "cpu_sklearn.b:main"}})
-    assert entrypoint_of(data) == ("python", "-m", "cpu_sklearn")
+def test_several_scripts_take_the_one_named_like_the_project() -> None:
+    argv, why = command_of(scripts("cpu_sklearn", "sk-train", "sk-eval"), mains=set())
+    assert argv == ("cpu_sklearn",)  # cpu_sklearn normalises to the project's cpu-sklearn
+    assert "(cpu_sklearn, sk-eval, sk-train)" in why
+    assert "[tool.envforge] command" in why and "--entrypoint" in why
 
 
-def test_no_scripts_run_the_module() -> None:
+def test_several_scripts_none_named_like_the_project_run_its_main() -> None:
+    argv, why = command_of(scripts("a", "b"))
+    assert argv == ("python", "-m", "cpu_sklearn")
+    assert why.startswith("2 console scripts in [project.scripts] (a, b), none named like")
+
+
+def test_several_scripts_without_a_main_start_python() -> None:
+    argv, why = command_of(scripts("a", "b"), mains=set())
+    assert argv == ("python",)
+    assert "2 console scripts in [project.scripts] (a, b)" in why
+    assert "the image starts python" in why
+
+
+def test_no_scripts_run_the_packages_main() -> None:
     data = sklearn()
     del data["project"]["scripts"]
-    assert entrypoint_of(data) == ("python", "-m", "cpu_sklearn")
+    argv, why = command_of(data)
+    assert argv == ("python", "-m", "cpu_sklearn")
+    assert "runs cpu_sklearn/__main__.py" in why
+
+
+def test_the_main_of_a_package_named_otherwise() -> None:
+    data = sklearn()
+    del data["project"]["scripts"]
+    assert entrypoint_of(data, mains={"sklab"}) == ("python", "-m", "sklab")
+
+
+def test_several_mains_take_the_one_named_like_the_project() -> None:
+    data = sklearn()
+    del data["project"]["scripts"]
+    assert entrypoint_of(data, mains={"other", "cpu_sklearn"}) == ("python", "-m", "cpu_sklearn")
+    argv, why = command_of(data, mains={"one", "two"})
+    assert argv == ("python",)
+    assert "2 modules with a __main__.py (one, two)" in why
+
+
+def test_a_library_with_nothing_to_run_starts_python() -> None:
+    data = sklearn()
+    del data["project"]["scripts"]
+    argv, why = command_of(data, mains=set())
+    assert argv == ("python",)
+    assert why.startswith("nothing to run: no console script, no __main__.py in its packages")
+    assert "envforge run PATH -- -m MODULE" in why
 
 
 def test_non_package_with_main_py() -> None:
@@ -502,13 +560,18 @@ def test_non_package_with_main_py() -> None:
     assert plan(data).install_project is False
 
 
-def test_non_package_without_main_py_runs_the_module() -> None:
+def test_non_package_with_a_main_module() -> None:
     data = with_tool(sklearn(), uv={"package": False})
-    assert entrypoint_of(data, {"pyproject.toml", "uv.lock", "app.py"}) == (
-        "python",
-        "-m",
-        "cpu_sklearn",
-    )
+    top = {"pyproject.toml", "uv.lock", "app"}
+    assert entrypoint_of(data, top, {"app"}) == ("python", "-m", "app")
+
+
+def test_non_package_with_nothing_to_run_starts_python() -> None:
+    data = with_tool(sklearn(), uv={"package": False})
+    argv, why = command_of(data, {"pyproject.toml", "uv.lock", "app.py"}, set())
+    assert argv == ("python",)
+    # uv installs no entry point of a project that is not a package
+    assert why.startswith("[project.scripts] are not installed: the project is not a package")
 
 
 def test_package_with_main_py_still_uses_its_script() -> None:
