@@ -23,7 +23,7 @@ from envforge.plan import (
 from envforge.project import Project
 from envforge.report import plan_json, plan_text
 
-from .conftest import CPU_SKLEARN, read_toml
+from .conftest import CPU_SKLEARN, LOCK_FIXTURES, read_toml
 
 LOCK_HASH = "sha256:" + "0" * 64
 PY311_DIGEST = "sha256:3c1dfceb3f1267d4d378e7883cddf35c58757bab98d70bba30b6e02e808fa21d"
@@ -468,6 +468,23 @@ def test_a_named_base_may_hold_any_patch(spec: str, minor: str, allowed: bool) -
     from envforge.plan import _minor_allowed
 
     assert _minor_allowed(SpecifierSet(spec), minor) is allowed
+
+
+def test_a_real_lock_whose_newest_python_has_no_wheel() -> None:
+    # Locked by uv from stub wheels: stubcore has cp310..cp313 wheels only, stubfast to cp312.
+    from .helpers import plan_for
+
+    root = LOCK_FIXTURES / "no-newest-wheel"
+    p = plan_for(root)
+    assert p.python == "3.13"
+    assert "passed over: 3.14: stubcore 1.0 has no cp314 wheel;" in python_decision(p)
+    fast = plan_for(root, BuildOptions(extras=("fast",)))
+    assert fast.python == "3.12"
+    assert "3.13: stubfast 1.0 has no cp313 wheel" in python_decision(fast)
+    asked = plan_for(root, BuildOptions(python="3.14"))
+    assert asked.python == "3.14"
+    warning = next(d for d in asked.decisions if d.topic == "python warning")
+    assert warning.choice == "stubcore 1.0"
 
 
 # --- entrypoint ---------------------------------------------------------------------
