@@ -132,16 +132,23 @@ def make_plan(
     python, why, fit_notes = _choose_python(project, lock, facts, catalog, options)
     override = options.base_image or settings.base_image
     base_python = options.base_python if override else None
-    decisions.append(Decision("python", python, why))
-    decisions += fit_notes
 
     extras, groups, flags = _selection(project, options)
     gpu = GpuPlan("cpu")
     if cuda_catalog is not None and lock.root is not None:
-        gpu = _plan_gpu(project, lock, catalog, cuda_catalog, options, python, extras, groups)
+        asked = options
+        gpu = _plan_gpu(project, lock, catalog, cuda_catalog, asked, python, extras, groups)
         if gpu.variant_extras:
-            options = replace(options, extras=extras + gpu.variant_extras)
+            # The variant's packages (torch from the PyTorch index, say) need wheels too.
+            with_variant = replace(asked, extras=extras + gpu.variant_extras)
+            again, why, fit_notes = _choose_python(project, lock, facts, catalog, with_variant)
+            if again != python:
+                python = again
+                gpu = _plan_gpu(project, lock, catalog, cuda_catalog, asked, python, extras, groups)
+            options = replace(asked, extras=extras + gpu.variant_extras)
             extras, groups, flags = _selection(project, options)
+    decisions.append(Decision("python", python, why))
+    decisions += fit_notes
     decisions += [Decision(*reason) for reason in gpu.reasons]
     local_paths = _local_paths(lock)
     if local_paths:
@@ -563,8 +570,11 @@ def _choose_python(
             f"requires-python '{spec_text}'",
             hint="Relax requires-python, or name an image with --base-image and a --python.",
         )
-    newest_first = sorted(candidates, key=Version, reverse=True)
-    fits = [fit(v) for v in newest_first]
+    fits: list[_Fit] = []
+    for version in sorted(candidates, key=Version, reverse=True):
+        fits.append(fit(version))
+        if fits[-1].all_wheels:
+            break  # the newest with wheels for all: no older one is looked at
     chosen = next((f for f in fits if f.all_wheels), None) or next(
         (f for f in fits if f.installs), None
     )

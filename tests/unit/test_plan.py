@@ -487,6 +487,47 @@ def test_a_real_lock_whose_newest_python_has_no_wheel() -> None:
     assert warning.choice == "stubcore 1.0"
 
 
+def torch_variant_lock() -> dict[str, Any]:
+    """cpu and cu124 extras with torch from the PyTorch index: cu124 has wheels to cp312."""
+    index = "https://download.pytorch.org/whl"
+    lock = wheel_lock(SIX)
+    root = lock["package"][0]
+    root["optional-dependencies"] = {
+        "cpu": [{"name": "torch", "version": "2.5.1+cpu"}],
+        "cu124": [{"name": "torch", "version": "2.5.1+cu124"}],
+    }
+    for local, minors in (("cpu", (10, 11, 12, 13)), ("cu124", (10, 11, 12))):
+        wheels = [
+            f"{index}/{local}/torch-2.5.1%2B{local}-cp3{m}-cp3{m}-linux_x86_64.whl" for m in minors
+        ]
+        lock["package"].append(
+            {
+                "name": "torch",
+                "version": f"2.5.1+{local}",
+                "source": {"registry": f"{index}/{local}"},
+                "wheels": [{"url": w} for w in wheels],
+            }
+        )
+    return lock
+
+
+@pytest.mark.parametrize(
+    ("host_gpu", "variant", "python"), [(True, "cu124", "3.12"), (False, "cpu", "3.13")]
+)
+def test_the_chosen_variants_packages_need_wheels_too(
+    host_gpu: bool, variant: str, python: str
+) -> None:
+    from envforge.cuda_catalog import load_cuda_catalog
+
+    data = sklearn(project={"optional-dependencies": {"cpu": ["torch"], "cu124": ["torch"]}})
+    project = Project.from_dict(data)
+    lock = Lock.from_dict(torch_variant_lock(), project_name=project.name)
+    options = BuildOptions(host_gpu=host_gpu)
+    p = make_plan(project, lock, NO_PIN, load_catalog(), options, load_cuda_catalog())
+    assert (p.extras, p.python) == ((variant,), python)
+    assert "3.14: torch 2.5.1+" in python_decision(p)
+
+
 # --- entrypoint ---------------------------------------------------------------------
 
 
