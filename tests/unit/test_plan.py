@@ -636,6 +636,20 @@ def test_package_with_main_py_still_uses_its_script() -> None:
     assert entrypoint_of(sklearn(), {"pyproject.toml", "main.py"}) == ("cpu-sklearn",)
 
 
+@pytest.mark.parametrize(
+    ("name", "command"),
+    [
+        ("lib-only", ("python",)),  # a library: nothing to run
+        ("main-module", ("python", "-m", "runme")),  # runme/__main__.py; gui-scripts ignored
+        ("with-local-lib", ("with-local-lib",)),
+    ],
+)
+def test_fixture_projects_commands(name: str, command: tuple[str, ...]) -> None:
+    from .helpers import plan_for
+
+    assert plan_for(LOCK_FIXTURES.parent / "projects" / name).entrypoint == command
+
+
 # --- labels, settings passed through, report -----------------------------------------
 
 
