@@ -742,10 +742,14 @@ def _entrypoint(project: Project, facts: ProjectFacts) -> tuple[tuple[str, ...],
         "" if project.is_package else ", no main.py"
     )
     lead = "; ".join(notes) if notes else f"nothing to run: {where}"
+    what = (
+        "envforge run PATH -- -m MODULE, a module the image installs"
+        if project.is_package
+        else f"envforge run PATH -- SCRIPT.py, from the source in {APP_DIR}, or -- -m MODULE"
+    )
     return FALLBACK_COMMAND, (
-        f"{lead}: the image starts python, which runs what follows it "
-        "(envforge run PATH -- -m MODULE, or -- SCRIPT.py); set [tool.envforge] command "
-        "for a default"
+        f"{lead}: the image starts python, which runs what follows it ({what}); "
+        "set [tool.envforge] command for a default"
     )
 
 

@@ -99,8 +99,21 @@ def test_a_library_image_says_it_starts_python_and_how_to_run_something(
     section = render_section(plan, load_cuda_catalog())
     assert "The image's command is `python`: the project has no console script" in section
     assert "envforge run . -- -m <module>\n" in section
-    assert "docker run --rm cpu-sklearn:0.1.0 <script.py>\n" in section
+    # a package: its modules are installed, this folder's scripts are not in the image
+    assert 'docker run --rm -v "$PWD":/work -w /work cpu-sklearn:0.1.0 <script.py>\n' in section
     assert section.endswith(END + "\n")
+
+
+def test_a_script_project_with_nothing_to_run_runs_its_scripts_from_app(
+    example_copy,
+) -> None:
+    root = example_copy("cpu-sklearn")
+    text = (root / "pyproject.toml").read_text()
+    text = text.replace("[project.scripts]", "[x]").replace("[build-system]", "[y]")
+    (root / "pyproject.toml").write_text(text)
+    section = section_for(root)
+    assert "its source is in /app" in section
+    assert "docker run --rm cpu-sklearn:0.1.0 <script.py>\n" in section
 
 
 def test_gpu_section_from_wheels() -> None:
