@@ -39,10 +39,6 @@ class Support:
     package: str
     version: str | None
 
-    @property
-    def installs(self) -> bool:
-        return self.kind != "none"
-
 
 def _platforms(glibc: tuple[int, int]) -> list[str]:
     major, top = glibc
@@ -69,6 +65,7 @@ def wheel_name(entry: str) -> str:
     return unquote(path.replace("\\", "/").rsplit("/", 1)[-1])
 
 
+@cache
 def wheel_tags(entry: str) -> frozenset[Tag]:
     """The tags a wheel's name declares; none when the name is not a wheel's."""
     try:
