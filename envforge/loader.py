@@ -11,8 +11,10 @@ import re
 import shutil
 import subprocess
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import tomlkit
 import tomlkit.exceptions
@@ -24,6 +26,13 @@ from envforge.plan import ProjectFacts, default_ignored_folders
 from envforge.project import Project
 
 UV_CHECK_TIMEOUT_S = 60
+# The source scan looks at a few folders, one level deep each: at most this many entries.
+SCAN_MAX_ENTRIES = 2000
+# Folders that are never the project's import package (setuptools' discovery skips them too).
+_NOT_PACKAGES = frozenset(
+    {"tests", "test", "docs", "doc", "examples", "example", "benchmarks", "bench", "scripts",
+     "tools", "build", "dist", "site-packages", "node_modules", "venv", "__pycache__"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,8 @@ def load_project(path: str | Path, *, check_lock: bool = True) -> LoadedProject:
         revision=git_revision(root) if project.dynamic_version else None,
         ignored_folders=_ignored_folders(root, top_level),
     )
+    packages, main_modules = source_modules(root, data, is_package=project.is_package)
+    facts = replace(facts, packages=packages, main_modules=main_modules)
     return LoadedProject(root, project, lock, facts, freshness)
 
 
@@ -239,3 +250,121 @@ def git_revision(root: Path) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def source_modules(
+    root: Path, data: Mapping[str, Any], *, is_package: bool
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The project's top-level import packages, and the modules among them (or named by
+    the build backend's settings) that have a __main__.py.
+
+    A bounded scan: the project folder and src/ (or the backend's module root), one level
+    each, at most SCAN_MAX_ENTRIES entries; hidden folders, .venv, node_modules and
+    symlinks are never entered. A non-package project runs from its copied source, so only
+    its top level counts."""
+    budget = [SCAN_MAX_ENTRIES]
+    bases = [root]
+    if is_package:
+        bases += [root / where for where in _module_roots(data)]
+    packages: set[str] = set()
+    mains: set[str] = set()
+    seen: set[Path] = set()
+    for base in bases:
+        if base in seen or not _real_dir(base):
+            continue
+        seen.add(base)
+        for entry in _entries(base, budget):
+            name = entry.name
+            if not name.isidentifier() or name in _NOT_PACKAGES or not _real_dir(entry):
+                continue
+            init, main = _real_file(entry / "__init__.py"), _real_file(entry / "__main__.py")
+            if init or main:
+                packages.add(name)
+            if main:
+                mains.add(name)
+    if is_package:
+        for module in _configured_modules(data):
+            for base in bases:
+                folder = base.joinpath(*module.split("."))
+                if _real_dir(folder) and _real_file(folder / "__main__.py"):
+                    mains.add(module)
+                    packages.add(module.split(".")[0])
+    return frozenset(packages), frozenset(mains)
+
+
+def _entries(folder: Path, budget: list[int]) -> list[Path]:
+    out: list[Path] = []
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if budget[0] <= 0:
+                    break
+                budget[0] -= 1
+                if not entry.name.startswith("."):
+                    out.append(folder / entry.name)
+    except OSError:
+        pass
+    return sorted(out)
+
+
+def _real_dir(path: Path) -> bool:
+    try:
+        return not path.is_symlink() and path.is_dir()
+    except OSError:
+        return False
+
+
+def _real_file(path: Path) -> bool:
+    try:
+        return not path.is_symlink() and path.is_file()
+    except OSError:
+        return False
+
+
+def _table(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def _module_roots(data: Mapping[str, Any]) -> list[str]:
+    """Folders, relative to the project, where build backends look for the package."""
+    roots = ["src"]
+    uv_root = _table(data, "tool", "uv", "build-backend", "module-root")
+    roots += _strings(uv_root)
+    package_dir = _table(data, "tool", "setuptools", "package-dir")
+    if isinstance(package_dir, Mapping):
+        roots += _strings(package_dir.get(""))
+    roots += _strings(_table(data, "tool", "setuptools", "packages", "find", "where"))
+    for path in _strings(_table(data, "tool", "hatch", "build", "targets", "wheel", "packages")):
+        parent = path.replace("\\", "/").rstrip("/").rpartition("/")[0]
+        if parent:
+            roots.append(parent)
+    return [r for r in dict.fromkeys(roots) if _inside(r)]
+
+
+def _configured_modules(data: Mapping[str, Any]) -> list[str]:
+    """Import names the build backend's settings give (uv_build, flit, hatch, setuptools)."""
+    names = _strings(_table(data, "tool", "uv", "build-backend", "module-name"))
+    names += _strings(_table(data, "tool", "flit", "module", "name"))
+    for path in _strings(_table(data, "tool", "hatch", "build", "targets", "wheel", "packages")):
+        names.append(path.replace("\\", "/").rstrip("/").rpartition("/")[2])
+    packages = _table(data, "tool", "setuptools", "packages")
+    if isinstance(packages, list):
+        names += _strings(packages)
+    return [n for n in dict.fromkeys(names) if n and all(p.isidentifier() for p in n.split("."))]
+
+
+def _inside(relative: str) -> bool:
+    parts = relative.replace("\\", "/").split("/")
+    return bool(relative) and not relative.startswith("/") and ".." not in parts

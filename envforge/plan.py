@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from envforge import __version__
 from envforge.catalog import PYTHON_REGISTRY, Catalog, PythonImage
@@ -21,6 +22,7 @@ from envforge.gpu_needs import GpuNeeds
 from envforge.gpu_plan import GpuPlan, plan_gpu
 from envforge.lockfile import Lock
 from envforge.project import Project
+from envforge.wheeltags import GLIBC, UNKNOWN_GLIBC, Support, label, no_wheel, support
 
 VENV = "/app/.venv"
 APP_DIR = "/app"
@@ -72,6 +74,12 @@ class ProjectFacts:
     # The folders at the root named like a default .dockerignore entry (default_ignored_folders),
     # each with whether it holds .py files itself: (name, holds_py), sorted.
     ignored_folders: tuple[tuple[str, bool], ...] = ()
+    # Import packages in the project's source (top level and src/, or where its build
+    # backend's settings say), and those of them, or of their dotted modules, that
+    # have a __main__.py: what `python -m` can run. For a non-package project, only the
+    # top level (its source is copied as it is).
+    packages: frozenset[str] = frozenset()
+    main_modules: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -128,28 +136,26 @@ def make_plan(
     decisions: list[Decision] = []
     settings = project.envforge
 
-    python, why = _choose_python(project, lock, facts, catalog, options)
+    python, why, fit_notes = _choose_python(project, lock, facts, catalog, options)
     override = options.base_image or settings.base_image
     base_python = options.base_python if override else None
-    pinned = bool(options.python or settings.python or facts.python_version_file is not None)
-    if base_python and not pinned:
-        # A named base's own Python wins over the catalog's newest when the project allows it.
-        own = ".".join(base_python.split(".")[:2])
-        allowed = [s for s in (project.requires_python, lock.requires_python) if s is not None]
-        if own != python and all(s.contains(base_python) for s in allowed):
-            python, why = (
-                own,
-                f"the named base image's own Python ({base_python}) satisfies requires-python",
-            )
-    decisions.append(Decision("python", python, why))
 
     extras, groups, flags = _selection(project, options)
     gpu = GpuPlan("cpu")
     if cuda_catalog is not None and lock.root is not None:
-        gpu = _plan_gpu(project, lock, catalog, cuda_catalog, options, python, extras, groups)
+        asked = options
+        gpu = _plan_gpu(project, lock, catalog, cuda_catalog, asked, python, extras, groups)
         if gpu.variant_extras:
-            options = replace(options, extras=extras + gpu.variant_extras)
+            # The variant's packages (torch from the PyTorch index, say) need wheels too.
+            with_variant = replace(asked, extras=extras + gpu.variant_extras)
+            again, why, fit_notes = _choose_python(project, lock, facts, catalog, with_variant)
+            if again != python:
+                python = again
+                gpu = _plan_gpu(project, lock, catalog, cuda_catalog, asked, python, extras, groups)
+            options = replace(asked, extras=extras + gpu.variant_extras)
             extras, groups, flags = _selection(project, options)
+    decisions.append(Decision("python", python, why))
+    decisions += fit_notes
     decisions += [Decision(*reason) for reason in gpu.reasons]
     local_paths = _local_paths(lock)
     if local_paths:
@@ -422,23 +428,140 @@ def parse_python_version_file(text: str) -> str:
     raise InvalidProjectError("No Python version", file=".python-version")
 
 
+def _minor_allowed(spec: SpecifierSet, version: str) -> bool:
+    """Whether spec holds for some X.Y.Z release of minor version X.Y.
+
+    Within one minor version a specifier changes its answer only at the patch it names, so
+    patch 0, each named patch and its neighbours decide it (no probing of patch numbers)."""
+    major, minor = (int(p) for p in version.split("."))
+    patches = {0}
+    for one in spec:
+        try:
+            release = Version(one.version.replace(".*", "")).release
+        except InvalidVersion:  # '===' compares strings: nothing to take a patch from
+            continue
+        if release[:2] == (major, minor) and len(release) > 2:
+            patches |= {max(release[2] - 1, 0), release[2], release[2] + 1}
+    return any(spec.contains(f"{version}.{n}") for n in sorted(patches))
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """How a lock's install set installs on one Python: each package's Support."""
+
+    python: str
+    found: tuple[Support, ...] = ()
+
+    def of(self, *kinds: str) -> list[Support]:
+        return [f for f in self.found if f.kind in kinds]
+
+    @property
+    def installs(self) -> bool:
+        return not self.of("none")
+
+    @property
+    def all_wheels(self) -> bool:
+        # An sdist-only package is the same on every Python: it tells none apart.
+        return not self.of("none", "compile")
+
+    def shortfall(self) -> str:
+        """'ray 2.49.2 has no cp314 wheel; ...': why this Python is passed over."""
+        missing = self.of("none") + self.of("compile")
+        shown = [
+            no_wheel(f, self.python)
+            + (" (only an sdist to compile)" if f.kind == "compile" else "")
+            for f in missing[:3]
+        ]
+        more = f"; and {len(missing) - 3} more" if len(missing) > 3 else ""
+        return f"{self.python}: " + "; ".join(shown) + more
+
+
+def _fit(
+    lock: Lock,
+    catalog: Catalog,
+    version: str,
+    debian: str | None,
+    overridden: bool,
+    extras: tuple[str, ...],
+    groups: tuple[str, ...],
+) -> _Fit:
+    """How the image's install set (the plan's extras and groups) installs on Python version."""
+    from envforge.installset import Target, installed_packages
+
+    if lock.root is None:
+        return _Fit(version)
+    image = None if overridden else catalog.python_image(version, debian)
+    glibc = GLIBC.get(image.debian, UNKNOWN_GLIBC) if image else UNKNOWN_GLIBC
+    target = Target(image.python_patch if image else f"{version}.0")
+    installed = installed_packages(lock, target, extras=extras, groups=groups)
+    found = tuple(support(pkg, version, glibc) for _, pkg in sorted(installed.items()))
+    return _Fit(version, found)
+
+
+def _names(found: list[Support]) -> str:
+    return ", ".join(label(f) for f in found)
+
+
+def _fit_decisions(fit: _Fit, asked: str | None) -> list[Decision]:
+    """What the chosen Python's install set needs beyond wheels: a risk or a warning each."""
+    out: list[Decision] = []
+    tag = "cp" + fit.python.replace(".", "")
+    if fit.of("none"):
+        out.append(
+            Decision(
+                "python warning",
+                _names(fit.of("none")),
+                f"{asked} asks for {fit.python}, but the lock has neither a {tag} wheel nor an "
+                "sdist for these: uv sync will fail; pin a Python the lock has wheels for",
+            )
+        )
+    if fit.of("compile"):
+        names = ", ".join(f.package for f in fit.of("compile"))
+        why = f"builds {names} from source: needs a compiler (the lock has no {tag} wheel for "
+        why += 'them); add build-apt-packages = ["build-essential"] to [tool.envforge]'
+        out.append(
+            Decision(
+                "python warning" if asked else "source builds",
+                _names(fit.of("compile")),
+                (f"{asked} asks for {fit.python}: " if asked else "") + why,
+            )
+        )
+    if fit.of("sdist"):
+        out.append(
+            Decision(
+                "source builds",
+                _names(fit.of("sdist")),
+                "only an sdist in the lock: built from source at build time, which may compile "
+                "(a pure-Python one needs no compiler; others need build-apt-packages)",
+            )
+        )
+    return out
+
+
 def _choose_python(
     project: Project, lock: Lock, facts: ProjectFacts, catalog: Catalog, options: BuildOptions
-) -> tuple[str, str]:
+) -> tuple[str, str, list[Decision]]:
+    """The image's Python, why, and what its install set risks on it. The one place a
+    Python is chosen: asked for, a named base's own, or the newest the lock has wheels for."""
     specs = [s for s in (project.requires_python, lock.requires_python) if s is not None]
     spec = SpecifierSet(",".join(str(s) for s in specs)) if specs else SpecifierSet()
     spec_text = str(project.requires_python or spec) or "any"
     known = catalog.pythons()
+    debian = project.envforge.debian
 
     overridden = bool(options.base_image or project.envforge.base_image)
+    extras, groups, _ = _selection(project, options)
+
+    def fit(version: str) -> _Fit:
+        return _fit(lock, catalog, version, debian, overridden, extras, groups)
 
     def allowed(version: str) -> bool:
         # A catalog image ships one patch release, and that is the one that must fit;
         # a named image may hold any patch of the minor version.
-        image = catalog.python_image(version, project.envforge.debian)
+        image = catalog.python_image(version, debian)
         if image is not None and not overridden:
             return spec.contains(image.python_patch)
-        return any(spec.contains(f"{version}.{n}") for n in range(40))
+        return _minor_allowed(spec, version)
 
     asked: tuple[str, str] | None = None
     if options.python:
@@ -460,11 +583,22 @@ def _choose_python(
                 f"(it knows {', '.join(known)})",
                 hint="Pick a known version, or name an image with --base-image.",
             )
-        return version, f"{where} asks for {version}; requires-python is '{spec_text}'"
+        return (
+            version,
+            f"{where} asks for {version}; requires-python is '{spec_text}'",
+            _fit_decisions(fit(version), where),
+        )
+    base_python = options.base_python if overridden else None
+    if base_python and all(s.contains(base_python) for s in specs):
+        # A named base's own Python wins over the catalog's newest when the project allows it.
+        own = ".".join(base_python.split(".")[:2])
+        return (
+            own,
+            f"the named base image's own Python ({base_python}) satisfies requires-python",
+            _fit_decisions(fit(own), "the named base image"),
+        )
     candidates = [
-        v
-        for v in known
-        if allowed(v) and (overridden or catalog.python_image(v, project.envforge.debian))
+        v for v in known if allowed(v) and (overridden or catalog.python_image(v, debian))
     ]
     if not candidates:
         raise PlanError(
@@ -472,11 +606,32 @@ def _choose_python(
             f"requires-python '{spec_text}'",
             hint="Relax requires-python, or name an image with --base-image and a --python.",
         )
-    chosen = max(candidates, key=Version)
-    return chosen, (
-        f"newest Python in the catalog that requires-python '{spec_text}' allows "
-        f"(allowed: {', '.join(candidates)}); pin another with .python-version"
+    fits: list[_Fit] = []
+    for version in sorted(candidates, key=Version, reverse=True):
+        fits.append(fit(version))
+        if fits[-1].all_wheels:
+            break  # the newest with wheels for all: no older one is looked at
+    chosen = next((f for f in fits if f.all_wheels), None) or next(
+        (f for f in fits if f.installs), None
     )
+    if chosen is None:
+        raise PlanError(
+            "No Python that requires-python "
+            f"'{spec_text}' allows can install the lock: " + "; ".join(f.shortfall() for f in fits),
+            hint="Re-lock with versions that have wheels for one of these Pythons "
+            "(uv lock --upgrade-package NAME), or relax requires-python.",
+        )
+    passed = [f.shortfall() for f in fits[: fits.index(chosen)]]
+    why = (
+        f"newest Python in the catalog that requires-python '{spec_text}' allows "
+        f"(allowed: {', '.join(candidates)})"
+    )
+    if passed:
+        what = (
+            "wheels for its whole install set" if chosen.all_wheels else "a file for each package"
+        )
+        why += f" for which the lock has {what}; passed over: " + "; ".join(passed)
+    return chosen.python, why + "; pin another with .python-version", _fit_decisions(chosen, None)
 
 
 def _choose_base(
@@ -571,25 +726,70 @@ def _selection(
     return extras, groups, flags
 
 
+FALLBACK_COMMAND = ("python",)
+
+
+def _named_like(project: Project, names: list[str]) -> str | None:
+    """The one of names that is the project's own name, normalised (my-tool, my_tool)."""
+    own = [n for n in names if canonicalize_name(n) == project.normalized_name]
+    return own[0] if len(own) == 1 else None
+
+
 def _entrypoint(project: Project, facts: ProjectFacts) -> tuple[tuple[str, ...], str]:
+    """The image's command, and why: one that starts, or `python` and a line saying so."""
     if project.envforge.command:
         return project.envforge.command, "[tool.envforge] command"
-    scripts = sorted(project.scripts)
-    if project.is_package and len(scripts) == 1:
-        return (scripts[0],), f"the project's one console script, [project.scripts] {scripts[0]}"
-    if not project.is_package and "main.py" in facts.top_level:
-        return (
-            "python",
-            "main.py",
-        ), "the project is not a package and has main.py (uv init's layout)"
-    why = (
-        f"no single console script ({len(scripts)} in [project.scripts])"
-        if scripts
-        else "no console script"
+    choose = "set [tool.envforge] command to choose, or per run: envforge run PATH --entrypoint CMD"
+    notes: list[str] = []
+    if project.is_package:
+        scripts = sorted(project.scripts)
+        if len(scripts) == 1:
+            return (
+                scripts[0],
+            ), f"the project's one console script, [project.scripts] {scripts[0]}"
+        if scripts:
+            own = _named_like(project, scripts)
+            listed = ", ".join(scripts)
+            if own:
+                return (own,), (
+                    f"the console script named like the project, of {len(scripts)} in "
+                    f"[project.scripts] ({listed}); {choose}"
+                )
+            notes.append(
+                f"{len(scripts)} console scripts in [project.scripts] ({listed}), none named "
+                "like the project"
+            )
+    else:
+        if project.scripts:
+            notes.append("[project.scripts] are not installed: the project is not a package")
+        if "main.py" in facts.top_level:
+            return (
+                "python",
+                "main.py",
+            ), "the project is not a package and has main.py (uv init's layout)"
+    mains = sorted(facts.main_modules)
+    module = project.module_name if project.module_name in mains else None
+    module = module or (mains[0] if len(mains) == 1 else _named_like(project, mains))
+    if module:
+        notes.append(f"runs {module}/__main__.py, which the project's source has")
+        return ("python", "-m", module), "; ".join(notes) + f"; {choose}"
+    if len(mains) > 1:
+        notes.append(
+            f"{len(mains)} modules with a __main__.py ({', '.join(mains)}), none named like the "
+            "project"
+        )
+    where = "no console script, no __main__.py in its packages" + (
+        "" if project.is_package else ", no main.py"
     )
-    return (
-        ("python", "-m", project.module_name),
-        f"{why}: runs the package as a module; set [tool.envforge] command to choose",
+    lead = "; ".join(notes) if notes else f"nothing to run: {where}"
+    what = (
+        "envforge run PATH -- -m MODULE, a module the image installs"
+        if project.is_package
+        else f"envforge run PATH -- SCRIPT.py, from the source in {APP_DIR}, or -- -m MODULE"
+    )
+    return FALLBACK_COMMAND, (
+        f"{lead}: the image starts python, which runs what follows it ({what}); "
+        "set [tool.envforge] command for a default"
     )
 
 

@@ -23,6 +23,7 @@ from packaging.version import Version
 from envforge.cuda_catalog import CudaCatalog, arch_list_runs_on
 from envforge.errors import InputError
 from envforge.gpu_plan import newest_release
+from envforge.plan import APP_DIR, FALLBACK_COMMAND
 
 if TYPE_CHECKING:
     from envforge.loader import LoadedProject
@@ -86,9 +87,35 @@ def render_section(plan: Plan, catalog: CudaCatalog) -> str:
         f"docker build -t {tag} --build-arg {plan.revision_arg}=$(git rev-parse HEAD) .",
         f"docker run --rm{gpus} {tag}",
         "```",
-        END,
     ]
+    if plan.entrypoint == FALLBACK_COMMAND:
+        lines += _fallback_lines(tag, gpus, installed=plan.install_project)
+    lines.append(END)
     return "\n".join(lines) + "\n"
+
+
+def _fallback_lines(tag: str, gpus: str, *, installed: bool) -> list[str]:
+    """The image has no program of its own: say so, and how to run one."""
+    if installed:
+        # A package: the image holds its installed modules, not this folder's scripts.
+        what = "a module the image installs, or a script of this folder mounted into it:"
+        script = f'docker run --rm{gpus} -v "$PWD":/work -w /work {tag} <script.py>'
+    else:
+        what = f"a module or a script of the project (its source is in {APP_DIR}):"
+        script = f"docker run --rm{gpus} {tag} <script.py>"
+    return [
+        "",
+        "The image's command is `python`: the project has no console script and no "
+        "`__main__.py` to run by default, so the commands above start the interpreter. "
+        f"Name what to run after the image, {what}",
+        "",
+        "```sh",
+        f"envforge run .{gpus} -- -m <module>",
+        script,
+        "```",
+        "",
+        "or set `[tool.envforge] command` in pyproject.toml to make it the default.",
+    ]
 
 
 def build_flags(plan: Plan, catalog: CudaCatalog) -> list[str]:

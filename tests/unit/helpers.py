@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 from envforge.catalog import load_catalog
 from envforge.cuda_catalog import load_cuda_catalog
+from envforge.loader import source_modules
 from envforge.lockfile import Lock, lock_hash
 from envforge.plan import BuildOptions, Plan, ProjectFacts, make_plan
 from envforge.project import Project
@@ -15,7 +17,8 @@ from envforge.project import Project
 def plan_for(
     root: Path, options: BuildOptions = BuildOptions(), git_source: str | None = None
 ) -> Plan:
-    project = Project.from_dict(tomllib.loads((root / "pyproject.toml").read_text()))
+    data = tomllib.loads((root / "pyproject.toml").read_text())
+    project = Project.from_dict(data)
     lock_bytes = (root / "uv.lock").read_bytes()
     lock = Lock.from_dict(tomllib.loads(lock_bytes.decode()), project_name=project.name)
     pv = root / ".python-version"
@@ -25,4 +28,6 @@ def plan_for(
         top_level=frozenset(p.name for p in root.iterdir()),
         git_source=git_source,
     )
+    packages, main_modules = source_modules(root, data, is_package=project.is_package)
+    facts = replace(facts, packages=packages, main_modules=main_modules)
     return make_plan(project, lock, facts, load_catalog(), options, load_cuda_catalog())

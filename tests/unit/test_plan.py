@@ -23,7 +23,7 @@ from envforge.plan import (
 from envforge.project import Project
 from envforge.report import plan_json, plan_text
 
-from .conftest import CPU_SKLEARN, read_toml
+from .conftest import CPU_SKLEARN, LOCK_FIXTURES, read_toml
 
 LOCK_HASH = "sha256:" + "0" * 64
 PY311_DIGEST = "sha256:3c1dfceb3f1267d4d378e7883cddf35c58757bab98d70bba30b6e02e808fa21d"
@@ -31,6 +31,8 @@ FACTS = ProjectFacts(
     lock_hash=LOCK_HASH,
     python_version_file="3.11\n",
     top_level=frozenset({"pyproject.toml", "uv.lock", "src"}),
+    packages=frozenset({"cpu_sklearn"}),
+    main_modules=frozenset({"cpu_sklearn"}),
 )
 NO_PIN = replace(FACTS, python_version_file=None)
 SKLEARN_PYPROJECT = read_toml(CPU_SKLEARN / "pyproject.toml")
@@ -318,12 +320,242 @@ def test_unknown_group_names_the_known_ones() -> None:
     assert error.hint == "The project's groups: dev."
 
 
+# --- python: the newest the lock has wheels for ---------------------------------------
+
+PYPI = "https://files.pythonhosted.org/packages/00/00"
+
+
+def wheel_lock(*packages: tuple[str, str, tuple[str, ...], bool]) -> dict[str, Any]:
+    """A lock of cpu-sklearn depending on each (name, version, wheel tags, has an sdist)."""
+    root = {
+        "name": "cpu-sklearn",
+        "version": "0.1.0",
+        "source": {"editable": "."},
+        "dependencies": [{"name": name} for name, *_ in packages],
+    }
+    entries: list[dict[str, Any]] = [root]
+    for name, version, tags, sdist in packages:
+        entry: dict[str, Any] = {
+            "name": name,
+            "version": version,
+            "source": {"registry": "https://pypi.org/simple"},
+            "wheels": [{"url": f"{PYPI}/{name}-{version}-{tag}.whl"} for tag in tags],
+        }
+        if sdist:
+            entry["sdist"] = {"url": f"{PYPI}/{name}-{version}.tar.gz"}
+        entries.append(entry)
+    return {"version": 1, "requires-python": ">=3.10", "package": entries}
+
+
+LINUX = "manylinux_2_17_x86_64.manylinux2014_x86_64"
+RAY = ("ray", "2.49.2", tuple(f"cp3{m}-cp3{m}-{LINUX}" for m in (10, 11, 12, 13)), False)
+SIX = ("six", "1.17.0", ("py2.py3-none-any",), True)
+
+
+def python_decision(p: Plan) -> str:
+    return next(d.reason for d in p.decisions if d.topic == "python")
+
+
+def test_the_newest_python_without_a_wheel_is_passed_over() -> None:
+    p = plan(facts=NO_PIN, lock=wheel_lock(RAY, SIX))
+    assert p.python == "3.13"
+    assert "passed over: 3.14: ray 2.49.2 has no cp314 wheel" in python_decision(p)
+
+
+def test_each_passed_over_python_gives_one_reason() -> None:
+    old = ("old", "1.0", ("cp310-cp310-" + LINUX, "cp311-cp311-" + LINUX), False)
+    p = plan(facts=NO_PIN, lock=wheel_lock(RAY, old, SIX))
+    assert p.python == "3.11"
+    reason = python_decision(p)
+    assert "3.14: old 1.0 has no cp314 wheel; ray 2.49.2 has no cp314 wheel; " in reason
+    assert "3.12: old 1.0 has no cp312 wheel" in reason
+
+
+def test_more_than_three_packages_are_counted() -> None:
+    many = [(f"p{i}", "1.0", ("cp313-cp313-" + LINUX,), False) for i in range(5)]
+    reason = python_decision(plan(facts=NO_PIN, lock=wheel_lock(*many)))
+    assert "3.14: p0 1.0 has no cp314 wheel; p1 1.0 has no cp314 wheel; p2 1.0 has no cp314 " \
+        "wheel; and 2 more" in reason  # fmt: skip
+
+
+def test_abi3_and_pure_wheels_keep_the_newest() -> None:
+    abi3 = ("protobuf", "7.36.2", ("cp310-abi3-manylinux2014_x86_64",), False)
+    p = plan(facts=NO_PIN, lock=wheel_lock(abi3, SIX))
+    assert p.python == "3.14"
+    assert "passed over" not in python_decision(p)
+
+
+def test_wrong_platform_wheels_do_not_count() -> None:
+    mac = ("fast", "1.0", ("cp314-cp314-macosx_11_0_arm64", "cp314-cp314-musllinux_1_2_x86_64",
+           "cp314-cp314t-" + LINUX, "cp313-cp313-" + LINUX), False)  # fmt: skip
+    assert plan(facts=NO_PIN, lock=wheel_lock(mac)).python == "3.13"
+
+
+def test_a_python_that_would_compile_is_passed_over_for_one_with_wheels() -> None:
+    compiled = ("numpy", "1.26.4", ("cp312-cp312-" + LINUX,), True)
+    p = plan(facts=NO_PIN, lock=wheel_lock(compiled))
+    assert p.python == "3.12"
+    assert "3.14: numpy 1.26.4 has no cp314 wheel (only an sdist to compile)" in python_decision(p)
+    assert not [d for d in p.decisions if d.topic == "source builds"]
+
+
+def test_when_every_python_compiles_the_newest_is_taken_with_the_risk() -> None:
+    compiled = ("numpy", "1.26.4", ("cp39-cp39-" + LINUX,), True)
+    p = plan(facts=NO_PIN, lock=wheel_lock(compiled))
+    assert p.python == "3.14"
+    risk = next(d for d in p.decisions if d.topic == "source builds")
+    assert risk.choice == "numpy 1.26.4"
+    assert risk.reason.startswith("builds numpy from source: needs a compiler")
+
+
+def test_an_sdist_only_package_may_compile_on_any_python() -> None:
+    p = plan(facts=NO_PIN, lock=wheel_lock(("antlr4-python3-runtime", "4.9.3", (), True)))
+    assert p.python == "3.14"
+    risk = next(d for d in p.decisions if d.topic == "source builds")
+    assert risk.choice == "antlr4-python3-runtime 4.9.3"
+    assert "may compile" in risk.reason
+
+
+def test_no_python_installs_the_lock() -> None:
+    only39 = ("ancient", "0.1", ("cp39-cp39-" + LINUX,), False)
+    error = plan_error(facts=NO_PIN, lock=wheel_lock(only39))
+    assert error.message.startswith(
+        "No Python that requires-python '>=3.10' allows can install the lock: "
+        "3.14: ancient 0.1 has no cp314 wheel; 3.13: ancient 0.1 has no cp313 wheel"
+    )
+    assert error.hint is not None
+
+
+def test_an_asked_python_is_kept_with_a_warning() -> None:
+    p = plan(lock=wheel_lock(RAY, SIX), python="3.14")
+    assert p.python == "3.14"
+    warning = next(d for d in p.decisions if d.topic == "python warning")
+    assert warning.choice == "ray 2.49.2"
+    assert warning.reason.startswith("--python asks for 3.14, but the lock has neither a cp314")
+
+
+def test_a_python_version_file_with_wheels_gets_no_warning() -> None:
+    p = plan(lock=wheel_lock(RAY, SIX))
+    assert p.python == "3.11"
+    assert not [d for d in p.decisions if d.topic in ("python warning", "source builds")]
+
+
+def test_the_install_set_follows_markers_and_extras() -> None:
+    lock = wheel_lock(RAY, SIX)
+    # ray only below 3.14 (as a marker), so 3.14 installs six alone
+    lock["package"][0]["dependencies"][0]["marker"] = "python_full_version < '3.14'"
+    assert plan(facts=NO_PIN, lock=lock).python == "3.14"
+    # ray only through an extra that the plan does not select
+    lock = wheel_lock(SIX, RAY)
+    root = lock["package"][0]
+    root["optional-dependencies"] = {"cluster": [root["dependencies"].pop()]}
+    data = sklearn(project={"optional-dependencies": {"cluster": ["ray"]}})
+    assert plan(data, NO_PIN, lock=lock).python == "3.14"
+    assert plan(data, NO_PIN, lock=lock, extras=("cluster",)).python == "3.13"
+
+
+@pytest.mark.parametrize(
+    ("spec", "minor", "allowed"),
+    [
+        (">=3.10", "3.15", True),
+        ("<3.11", "3.11", False),
+        (">=3.11.5", "3.11", True),
+        ("==3.11.7", "3.11", True),
+        (">=3.11.5,<3.11.6", "3.11", True),
+        (">3.11.50,<3.11.52", "3.11", True),  # 3.11.51: no probing of 40 patches
+        (">=3.11.5,<3.11.5", "3.11", False),
+        ("==3.12.*", "3.12", True),
+        ("~=3.11.2", "3.11", True),
+        ("!=3.11.*", "3.11", False),
+    ],
+)
+def test_a_named_base_may_hold_any_patch(spec: str, minor: str, allowed: bool) -> None:
+    from packaging.specifiers import SpecifierSet
+
+    from envforge.plan import _minor_allowed
+
+    assert _minor_allowed(SpecifierSet(spec), minor) is allowed
+
+
+def test_a_real_lock_whose_newest_python_has_no_wheel() -> None:
+    # Locked by uv from stub wheels: stubcore has cp310..cp313 wheels only, stubfast to cp312.
+    from .helpers import plan_for
+
+    root = LOCK_FIXTURES / "no-newest-wheel"
+    p = plan_for(root)
+    assert p.python == "3.13"
+    assert "passed over: 3.14: stubcore 1.0 has no cp314 wheel;" in python_decision(p)
+    fast = plan_for(root, BuildOptions(extras=("fast",)))
+    assert fast.python == "3.12"
+    assert "3.13: stubfast 1.0 has no cp313 wheel" in python_decision(fast)
+    asked = plan_for(root, BuildOptions(python="3.14"))
+    assert asked.python == "3.14"
+    warning = next(d for d in asked.decisions if d.topic == "python warning")
+    assert warning.choice == "stubcore 1.0"
+
+
+def torch_variant_lock() -> dict[str, Any]:
+    """cpu and cu124 extras with torch from the PyTorch index: cu124 has wheels to cp312."""
+    index = "https://download.pytorch.org/whl"
+    lock = wheel_lock(SIX)
+    root = lock["package"][0]
+    root["optional-dependencies"] = {
+        "cpu": [{"name": "torch", "version": "2.5.1+cpu"}],
+        "cu124": [{"name": "torch", "version": "2.5.1+cu124"}],
+    }
+    for local, minors in (("cpu", (10, 11, 12, 13)), ("cu124", (10, 11, 12))):
+        wheels = [
+            f"{index}/{local}/torch-2.5.1%2B{local}-cp3{m}-cp3{m}-linux_x86_64.whl" for m in minors
+        ]
+        lock["package"].append(
+            {
+                "name": "torch",
+                "version": f"2.5.1+{local}",
+                "source": {"registry": f"{index}/{local}"},
+                "wheels": [{"url": w} for w in wheels],
+            }
+        )
+    return lock
+
+
+@pytest.mark.parametrize(
+    ("host_gpu", "variant", "python"), [(True, "cu124", "3.12"), (False, "cpu", "3.13")]
+)
+def test_the_chosen_variants_packages_need_wheels_too(
+    host_gpu: bool, variant: str, python: str
+) -> None:
+    from envforge.cuda_catalog import load_cuda_catalog
+
+    data = sklearn(project={"optional-dependencies": {"cpu": ["torch"], "cu124": ["torch"]}})
+    project = Project.from_dict(data)
+    lock = Lock.from_dict(torch_variant_lock(), project_name=project.name)
+    options = BuildOptions(host_gpu=host_gpu)
+    p = make_plan(project, lock, NO_PIN, load_catalog(), options, load_cuda_catalog())
+    assert (p.extras, p.python) == ((variant,), python)
+    assert "3.14: torch 2.5.1+" in python_decision(p)
+
+
 # --- entrypoint ---------------------------------------------------------------------
 
 
-def entrypoint_of(data: dict[str, Any], top_level: set[str] | None = None) -> tuple[str, ...]:
+def entrypoint_of(
+    data: dict[str, Any], top_level: set[str] | None = None, mains: set[str] | None = None
+) -> tuple[str, ...]:
+    return command_of(data, top_level, mains)[0]
+
+
+def command_of(
+    data: dict[str, Any], top_level: set[str] | None = None, mains: set[str] | None = None
+) -> tuple[tuple[str, ...], str]:
     facts = FACTS if top_level is None else replace(FACTS, top_level=frozenset(top_level))
-    return plan(data, facts).entrypoint
+    if mains is not None:
+        facts = replace(facts, main_modules=frozenset(mains), packages=frozenset(mains))
+    p = plan(data, facts)
+    return p.entrypoint, next(d.reason for d in p.decisions if d.topic == "command")
+
+
+def scripts(*names: str) -> dict[str, Any]:
+    return sklearn(project={"scripts": {n: "cpu_sklearn.experiment:main" for n in names}})
 
 
 def test_one_console_script() -> None:
@@ -335,15 +567,56 @@ def test_settings_command_wins() -> None:
     assert entrypoint_of(data) == ("python", "-m", "cpu_sklearn", "--seed", "1")
 
 
-def test_several_scripts_run_the_module() -> None:
-    data = sklearn(project={"scripts": {"a": "cpu_sklearn.a:main", "b": "cpu_sklearn.b:main"}})
-    assert entrypoint_of(data) == ("python", "-m", "cpu_sklearn")
+def test_several_scripts_take_the_one_named_like_the_project() -> None:
+    argv, why = command_of(scripts("cpu_sklearn", "sk-train", "sk-eval"), mains=set())
+    assert argv == ("cpu_sklearn",)  # cpu_sklearn normalises to the project's cpu-sklearn
+    assert "(cpu_sklearn, sk-eval, sk-train)" in why
+    assert "[tool.envforge] command" in why and "--entrypoint" in why
 
 
-def test_no_scripts_run_the_module() -> None:
+def test_several_scripts_none_named_like_the_project_run_its_main() -> None:
+    argv, why = command_of(scripts("a", "b"))
+    assert argv == ("python", "-m", "cpu_sklearn")
+    assert why.startswith("2 console scripts in [project.scripts] (a, b), none named like")
+
+
+def test_several_scripts_without_a_main_start_python() -> None:
+    argv, why = command_of(scripts("a", "b"), mains=set())
+    assert argv == ("python",)
+    assert "2 console scripts in [project.scripts] (a, b)" in why
+    assert "the image starts python" in why
+
+
+def test_no_scripts_run_the_packages_main() -> None:
     data = sklearn()
     del data["project"]["scripts"]
-    assert entrypoint_of(data) == ("python", "-m", "cpu_sklearn")
+    argv, why = command_of(data)
+    assert argv == ("python", "-m", "cpu_sklearn")
+    assert "runs cpu_sklearn/__main__.py" in why
+
+
+def test_the_main_of_a_package_named_otherwise() -> None:
+    data = sklearn()
+    del data["project"]["scripts"]
+    assert entrypoint_of(data, mains={"sklab"}) == ("python", "-m", "sklab")
+
+
+def test_several_mains_take_the_one_named_like_the_project() -> None:
+    data = sklearn()
+    del data["project"]["scripts"]
+    assert entrypoint_of(data, mains={"other", "cpu_sklearn"}) == ("python", "-m", "cpu_sklearn")
+    argv, why = command_of(data, mains={"one", "two"})
+    assert argv == ("python",)
+    assert "2 modules with a __main__.py (one, two)" in why
+
+
+def test_a_library_with_nothing_to_run_starts_python() -> None:
+    data = sklearn()
+    del data["project"]["scripts"]
+    argv, why = command_of(data, mains=set())
+    assert argv == ("python",)
+    assert why.startswith("nothing to run: no console script, no __main__.py in its packages")
+    assert "envforge run PATH -- -m MODULE" in why
 
 
 def test_non_package_with_main_py() -> None:
@@ -352,17 +625,36 @@ def test_non_package_with_main_py() -> None:
     assert plan(data).install_project is False
 
 
-def test_non_package_without_main_py_runs_the_module() -> None:
+def test_non_package_with_a_main_module() -> None:
     data = with_tool(sklearn(), uv={"package": False})
-    assert entrypoint_of(data, {"pyproject.toml", "uv.lock", "app.py"}) == (
-        "python",
-        "-m",
-        "cpu_sklearn",
-    )
+    top = {"pyproject.toml", "uv.lock", "app"}
+    assert entrypoint_of(data, top, {"app"}) == ("python", "-m", "app")
+
+
+def test_non_package_with_nothing_to_run_starts_python() -> None:
+    data = with_tool(sklearn(), uv={"package": False})
+    argv, why = command_of(data, {"pyproject.toml", "uv.lock", "app.py"}, set())
+    assert argv == ("python",)
+    # uv installs no entry point of a project that is not a package
+    assert why.startswith("[project.scripts] are not installed: the project is not a package")
 
 
 def test_package_with_main_py_still_uses_its_script() -> None:
     assert entrypoint_of(sklearn(), {"pyproject.toml", "main.py"}) == ("cpu-sklearn",)
+
+
+@pytest.mark.parametrize(
+    ("name", "command"),
+    [
+        ("lib-only", ("python",)),  # a library: nothing to run
+        ("main-module", ("python", "-m", "runme")),  # runme/__main__.py; gui-scripts ignored
+        ("with-local-lib", ("with-local-lib",)),
+    ],
+)
+def test_fixture_projects_commands(name: str, command: tuple[str, ...]) -> None:
+    from .helpers import plan_for
+
+    assert plan_for(LOCK_FIXTURES.parent / "projects" / name).entrypoint == command
 
 
 # --- labels, settings passed through, report -----------------------------------------

@@ -83,6 +83,39 @@ def test_cpu_section_needs_no_gpu() -> None:
     assert "docker run --rm cpu-sklearn:0.1.0\n" in text
 
 
+def test_a_library_image_says_it_starts_python_and_how_to_run_something(
+    example_copy,
+) -> None:
+    root = example_copy("cpu-sklearn")
+    text = (root / "pyproject.toml").read_text()
+    (root / "pyproject.toml").write_text(text.replace('cpu-sklearn = "', 'sk-a = "'))
+    (root / "src" / "cpu_sklearn" / "__main__.py").unlink()
+    with_script = section_for(root)
+    assert "The image's command is `python`" not in with_script  # its one script runs
+    text = (root / "pyproject.toml").read_text()
+    (root / "pyproject.toml").write_text(text.replace("[project.scripts]\nsk-a", "[x]\nsk-a"))
+    plan = plan_for(root, NO_HOST)
+    assert plan.entrypoint == ("python",)
+    section = render_section(plan, load_cuda_catalog())
+    assert "The image's command is `python`: the project has no console script" in section
+    assert "envforge run . -- -m <module>\n" in section
+    # a package: its modules are installed, this folder's scripts are not in the image
+    assert 'docker run --rm -v "$PWD":/work -w /work cpu-sklearn:0.1.0 <script.py>\n' in section
+    assert section.endswith(END + "\n")
+
+
+def test_a_script_project_with_nothing_to_run_runs_its_scripts_from_app(
+    example_copy,
+) -> None:
+    root = example_copy("cpu-sklearn")
+    text = (root / "pyproject.toml").read_text()
+    text = text.replace("[project.scripts]", "[x]").replace("[build-system]", "[y]")
+    (root / "pyproject.toml").write_text(text)
+    section = section_for(root)
+    assert "its source is in /app" in section
+    assert "docker run --rm cpu-sklearn:0.1.0 <script.py>\n" in section
+
+
 def test_gpu_section_from_wheels() -> None:
     text = section_for(EXAMPLES / "gpu-torch")
     assert "- **CUDA**: 13.2, from the lock's nvidia-* wheels" in text
