@@ -7,6 +7,7 @@ so), yet the image does not start; the check says why and what fixes it.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -40,10 +41,8 @@ def gitpython_tag(unique_tag, docker_client):
     import docker.errors
 
     for ref in (tag, tag.replace(":0.1.0", "-git:0.1.0")):
-        try:
+        with contextlib.suppress(docker.errors.ImageNotFound):
             docker_client.images.remove(ref, force=True)
-        except docker.errors.ImageNotFound:
-            pass
 
 
 def test_missing_git_fails_the_check_and_keeps_the_image(
