@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     import docker
 
 PYTHON = f"{VENV}/bin/python"
-TIMEOUT_S = 120
+CHECK_TIMEOUT_S = 60  # one import or load; the probe stops it with SIGALRM
+TIMEOUT_S = 300  # the whole container, should an import block signals too
 TAIL_LINES = 12
 FRAME_LINES = 8  # the innermost frames of a failure's traceback, as shown
 MESSAGE_LINES = 3  # the first lines of its message
@@ -62,9 +63,18 @@ def error(exc):
     except BaseException:
         text = "(its message cannot be shown)"
     return (type(exc).__name__ + ": " + text).strip()
+import signal
+limit = int(spec.get("timeout") or {CHECK_TIMEOUT_S})
+def alarm(signum, frame):
+    raise TimeoutError("did not finish within " + str(limit) + " s")
+signal.signal(signal.SIGALRM, alarm)
 def check(kind, name, fn):
     try:
-        value = fn()
+        signal.alarm(limit)
+        try:
+            value = fn()
+        finally:
+            signal.alarm(0)
     except BaseException as exc:
         text, frames = tail(exc)
         out.append({{"kind": kind, "name": name, "ok": False, "error": error(exc),
@@ -133,6 +143,12 @@ os._exit(0)  # a thread an import started cannot keep the container up
 """
 
 
+NO_PYTHON = (
+    "envforge's images run from /app/.venv; a Dockerfile that puts it elsewhere cannot be "
+    "checked: build with --no-check",
+)
+
+
 class SmokeCheckError(EnvforgeError):
     """The image was built but does not start. Exit 1; the image is kept."""
 
@@ -152,6 +168,7 @@ class ProbeSpec:
     module: str | None = None  # the command is `python -m module`
     script: str | None = None  # the command is `python script`
     program: str | None = None  # the command's program, when it is not Python
+    timeout: int | None = None  # seconds for one check (None: CHECK_TIMEOUT_S)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -404,13 +421,25 @@ def hint_for(check: Check, apt_packages: Sequence[str] = ()) -> str | None:
             "Debian package that ships it to [tool.envforge] apt-packages, or set "
             "[tool.envforge] command"
         )
+    if check.error.startswith("TimeoutError: did not finish within"):
+        return (
+            f"{clean(check.name)} waited for something at import time: the check runs "
+            "without network; import what reaches a server or a device inside a function"
+        )
     if check.kind == "module" and "__main__" in check.error:
         return (
             "the package has no __main__ to run with python -m: set [tool.envforge] "
             "command (a console script, or python path/to/script.py)"
         )
-    missing = _NO_MODULE_RE.search(text)
-    if missing is not None and check.kind in ("import", "script"):
+    missing = _NO_MODULE_RE.search(check.error) or _NO_MODULE_RE.search(text)
+    if missing is None:
+        return None
+    if check.kind == "module" and (check.name + ".").startswith(missing.group(1) + "."):
+        return (
+            f"the command's module {clean(check.name)} is not in the image: set "
+            "[tool.envforge] command (a console script, or python path/to/script.py)"
+        )
+    if check.kind in ("import", "script", "module"):
         name = missing.group(1).split(".")[0]
         return (
             f"{name} is imported but not installed: add the distribution that provides it "
@@ -460,6 +489,6 @@ def run_check(client: docker.DockerClient, image: str, spec: ProbeSpec) -> Repor
         )
     except RunError as exc:
         if "no such file" in exc.reason.lower() or "not found" in exc.reason.lower():
-            return Report((), 127, f"the image has no {PYTHON} to run the check with")
+            return Report((), 127, f"the image has no {PYTHON} to run the check with", NO_PYTHON)
         raise
     return parse_report(stdout, stderr, status)

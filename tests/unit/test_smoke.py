@@ -199,6 +199,20 @@ def test_a_thread_or_print_from_an_import_does_not_spoil_the_report(tmp_path: Pa
     assert report.ok and [c.label for c in report.checks] == ["distribution noisy", "imports noisy"]
 
 
+def test_an_import_that_waits_is_stopped_and_the_rest_still_checked(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    fake_dist(site, "waits", {"waits.py": "import time\ntime.sleep(600)\n", "b.py": ""}, {})
+    report = probe(ProbeSpec(dist="waits", timeout=1), tmp_path, site)
+    assert [(c.label, c.ok) for c in report.checks] == [
+        ("distribution waits", True),
+        ("imports b", True),
+        ("imports waits", False),
+    ]
+    waited = report.failed[0]
+    assert waited.error == "TimeoutError: did not finish within 1 s"
+    assert "without network" in (hint_for(waited) or "")
+
+
 # -- the report read back ----------------------------------------------------------------------
 
 
@@ -269,6 +283,15 @@ def test_the_cause_in_a_chained_traceback_counts() -> None:
     chain = "OSError: libgomp.so.1: cannot open shared object file\n\nThe above exception..."
     hint = hint_for(failed("ImportError: DLL load failed", chain))
     assert hint is not None and '["libgomp1"]' in hint
+
+
+def test_a_missing_module_is_the_commands_or_a_dependencys() -> None:
+    own = Check("module", "app.cli", False, "ModuleNotFoundError: No module named 'app'")
+    assert "the command's module app.cli is not in the image" in (hint_for(own) or "")
+    dep = Check("module", "app.cli", False, "ModuleNotFoundError: No module named 'yaml'")
+    assert "yaml is imported but not installed" in (hint_for(dep) or "")
+    prefix = Check("module", "apple", False, "ModuleNotFoundError: No module named 'app'")
+    assert "app is imported but not installed" in (hint_for(prefix) or "")
 
 
 def test_other_failures() -> None:
@@ -382,6 +405,24 @@ def test_a_failed_check_exits_1_and_keeps_the_image(
         'apt-packages = ["libgomp1"] in pyproject.toml, then envforge build again; '
         "the image is kept: look inside with envforge run t:1 --entrypoint sh",
     ]
+
+
+def test_an_image_without_the_venvs_python_cannot_be_checked(
+    example_copy, fake_build: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from envforge.errors import RunError
+
+    def no_python(client: Any, image: str, command: list[str], **kw: Any) -> Any:
+        raise RunError(image, 'exec: "/app/.venv/bin/python": stat: no such file or directory')
+
+    monkeypatch.setattr(engine, "run_captured", no_python)
+    result = CliRunner().invoke(app, ["build", str(example_copy("cpu-sklearn")), "-t", "t:1"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "error: the image was built but does not start: "
+        "the image has no /app/.venv/bin/python to run the check with"
+    )
+    assert "build with --no-check" in result.stderr
 
 
 def test_no_check_skips_it(example_copy, fake_build: dict[str, Any]) -> None:
