@@ -421,6 +421,8 @@ def _smoke_check(client: Any, built: Any, the_plan: Any) -> None:
     report = smoke.run_check(client, built.id, smoke.probe_spec(the_plan, command))
     for check in report.checks:
         typer.echo(f"check     {check.label} {'ok' if check.ok else 'FAILED'}")
+    if report.ok and not report.checks:
+        typer.echo(f"check     {smoke.PYTHON} starts ok (nothing else to check)")
     if not report.ok:
         raise smoke.failure(built.tag, report, the_plan.apt_packages)
 

@@ -386,6 +386,14 @@ def test_build_ends_with_the_check(example_copy, fake_build: dict[str, Any]) -> 
     }
 
 
+def test_a_project_with_nothing_to_check_says_so(example_copy, fake_build: dict[str, Any]) -> None:
+    result = CliRunner().invoke(app, ["build", str(example_copy("cpu-sklearn")), "-t", "t:1"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == (
+        "check     /app/.venv/bin/python starts ok (nothing else to check)"
+    )
+
+
 def test_a_failed_check_exits_1_and_keeps_the_image(
     example_copy, fake_build: dict[str, Any]
 ) -> None:
