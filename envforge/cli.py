@@ -424,7 +424,7 @@ def _smoke_check(client: Any, built: Any, the_plan: Any) -> None:
     if report.ok and not report.checks:
         typer.echo(f"check     {smoke.PYTHON} starts ok (nothing else to check)")
     if not report.ok:
-        raise smoke.failure(built.tag, report, the_plan.apt_packages)
+        raise smoke.failure(built.tag, report, the_plan.apt_packages, built.id)
 
 
 def _gpu_gate(

@@ -452,9 +452,12 @@ def hint_for(check: Check, apt_packages: Sequence[str] = ()) -> str | None:
 # The whole check.
 
 
-def failure(image: str, report: Report, apt_packages: Sequence[str] = ()) -> SmokeCheckError:
+def failure(
+    image: str, report: Report, apt_packages: Sequence[str] = (), image_id: str | None = None
+) -> SmokeCheckError:
     """The error for a report that is not ok: the first failure's tail and hint."""
-    keep = f"the image is kept: look inside with envforge run {image} --entrypoint sh"
+    short = f" ({image_id.removeprefix('sha256:')[:12]})" if image_id else ""
+    keep = f"the image is kept as {image}{short}: look inside with envforge run {image} --entrypoint sh"
     if report.crash:
         return SmokeCheckError(image, clean(report.crash), list(report.crash_tail), keep)
     first = report.failed[0]

@@ -332,7 +332,7 @@ def test_failure_shows_the_first_line_the_frames_and_the_hint() -> None:
     assert exc.hint is not None
     assert 'apt-packages = ["curl", "git"]' in exc.hint
     assert exc.hint.endswith(
-        "the image is kept: look inside with envforge run app:1 --entrypoint sh"
+        "the image is kept as app:1: look inside with envforge run app:1 --entrypoint sh"
     )
 
 
@@ -411,7 +411,7 @@ def test_a_failed_check_exits_1_and_keeps_the_image(
         "  | ImportError: libgomp.so.1: cannot open shared object file",
         "hint: the system library libgomp.so.1 is missing; add it to the image: [tool.envforge] "
         'apt-packages = ["libgomp1"] in pyproject.toml, then envforge build again; '
-        "the image is kept: look inside with envforge run t:1 --entrypoint sh",
+        "the image is kept as t:1 (abc): look inside with envforge run t:1 --entrypoint sh",
     ]
 
 
