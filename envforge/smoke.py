@@ -452,6 +452,23 @@ def hint_for(check: Check, apt_packages: Sequence[str] = ()) -> str | None:
 # The whole check.
 
 
+# Frames of the probe itself and of importlib, which say nothing about the project.
+_OWN_FRAME_RE = re.compile(r'  File "(?:<string>|<frozen importlib\.[^"]*|[^"]*/importlib/[^"]*)"')
+_CARETS_RE = re.compile(r"\s*[\^~]+\s*")
+
+
+def project_frames(frames: str) -> str:
+    """A traceback's frames without the probe's and importlib's, and without caret lines."""
+    kept: list[str] = []
+    skip = False
+    for line in frames.splitlines():
+        if line.startswith('  File "'):
+            skip = bool(_OWN_FRAME_RE.match(line))
+        if not skip and not _CARETS_RE.fullmatch(line):
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def failure(
     image: str, report: Report, apt_packages: Sequence[str] = (), image_id: str | None = None
 ) -> SmokeCheckError:
@@ -466,11 +483,8 @@ def failure(
     summary = f"{first.label}: {message[0] if message else 'failed'}" + (
         f" (and {others} more check(s) failed)" if others else ""
     )
-    # importlib's own frames say nothing about the project.
-    frames = "\n".join(
-        ln for ln in first.frames.splitlines() if '  File "<frozen importlib.' not in ln
-    )
-    tail = list(_tail_lines(frames, FRAME_LINES)) + list(message[:MESSAGE_LINES])
+    tail = list(_tail_lines(project_frames(first.frames), FRAME_LINES))
+    tail += message[:MESSAGE_LINES]
     if len(message) > MESSAGE_LINES:
         tail.append("...")
     hint = hint_for(first, apt_packages)

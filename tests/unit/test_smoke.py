@@ -138,6 +138,9 @@ def test_probe_reports_each_failure_with_its_traceback(tmp_path: Path) -> None:
     gl = failed["imports bad_app"]
     assert gl.error == "ImportError: libGL.so.1: cannot open shared object file"
     assert 'bad_app/gl.py", line 1, in <module>' in gl.frames
+    shown = smoke.project_frames(gl.frames)
+    assert shown.splitlines()[0].endswith('bad_app/__init__.py", line 1, in <module>')
+    assert "<string>" not in shown and "importlib" not in shown
     assert hint_for(gl) is not None and '["libgl1"]' in hint_for(gl)  # type: ignore[operator]
     assert failed["console script other"].error.startswith("AttributeError")
 
@@ -307,6 +310,10 @@ def test_other_failures() -> None:
 
 def test_failure_shows_the_first_line_the_frames_and_the_hint() -> None:
     frames = (
+        '  File "<string>", line 77, in <lambda>\n'
+        '  File "/usr/lib/python3.11/importlib/__init__.py", line 126, in import_module\n'
+        "    return _bootstrap._gcd_import(name[level:], package, level)\n"
+        "           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
         '  File "<frozen importlib._bootstrap>", line 1149, in _find_and_load_unlocked\n'
         '  File "/app/.venv/lib/python3.11/site-packages/app/__init__.py", line 3, in <module>\n'
         "    import git\n"
