@@ -338,12 +338,17 @@ def build(
     force: Annotated[
         bool, typer.Option("--force", help="Replace a Dockerfile you edited.")
     ] = False,
+    no_check: Annotated[
+        bool,
+        typer.Option("--no-check", help="Skip the smoke check that the built image starts."),
+    ] = False,
     flags: BuildFlags = None,  # type: ignore[assignment]  # given by @build_flags
 ) -> None:
     """Build the image through the Docker engine, with the build log streamed live.
 
     Writes the Dockerfile and .dockerignore first when they are missing or still
-    envforge's; a Dockerfile you edited is built as it is.
+    envforge's; a Dockerfile you edited is built as it is. Then proves that the image
+    starts (its packages import, its console scripts load) unless --no-check.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -387,6 +392,24 @@ def build(
     typer.echo(f"built     {built.tag}")
     typer.echo(f"id        {built.id}")
     typer.echo(f"size      {built.size / 1e6:.1f} MB")
+    if no_check:
+        typer.echo("check     skipped (--no-check)")
+        return
+    _smoke_check(client, built, the_plan)
+
+
+def _smoke_check(client: Any, built: Any, the_plan: Any) -> None:
+    """Run the built image's smoke check; one line per check; a failure raises (exit 1)."""
+    from envforge import engine, smoke
+
+    command = smoke.image_command(engine.get_image(client, built.id).attrs)
+    report = smoke.run_check(client, built.id, smoke.probe_spec(the_plan, command))
+    for check in report.checks:
+        typer.echo(f"check     {check.label} {'ok' if check.ok else 'FAILED'}")
+    if report.ok and not report.checks:
+        typer.echo(f"check     {smoke.PYTHON} starts ok (nothing else to check)")
+    if not report.ok:
+        raise smoke.failure(built.tag, report, the_plan.apt_packages, built.id)
 
 
 def _gpu_gate(

@@ -294,6 +294,7 @@ def run_captured(
     *,
     entrypoint: Sequence[str],
     timeout: int = 300,
+    user: str | None = None,
 ) -> tuple[int, str, str]:
     """A short command in a fresh container without network: (exit status, stdout, stderr).
 
@@ -306,7 +307,11 @@ def run_captured(
     container = None
     try:
         container = client.containers.create(
-            image, command=list(command), entrypoint=list(entrypoint), network_disabled=True
+            image,
+            command=list(command),
+            entrypoint=list(entrypoint),
+            network_disabled=True,
+            user=user,
         )
         stream = client.api.attach(str(container.id), stream=True, logs=True, demux=True)
         container.start()
