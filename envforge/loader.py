@@ -6,6 +6,8 @@ and to make_plan.
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import tomllib
@@ -15,8 +17,8 @@ from pathlib import Path
 import tomlkit
 import tomlkit.exceptions
 
-from envforge.errors import InvalidProjectError, LockError, ProjectNotFoundError
-from envforge.freshness import lock_drift
+from envforge.errors import EnvforgeError, InvalidProjectError, LockError, ProjectNotFoundError
+from envforge.freshness import lock_drift, path_drift
 from envforge.lockfile import Lock, lock_hash
 from envforge.plan import ProjectFacts
 from envforge.project import Project
@@ -78,8 +80,48 @@ def load_project(path: str | Path, *, check_lock: bool = True) -> LoadedProject:
         python_version_file=_read(pv) if pv.is_file() else None,
         top_level=frozenset(p.name for p in root.iterdir()),
         git_source=git_remote_url(root),
+        build_markers=build_markers(root),
     )
     return LoadedProject(root, project, lock, facts, freshness)
+
+
+_NATIVE_SUFFIXES = frozenset({".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs"})
+_MARKER_FILES = ("CMakeLists.txt", "meson.build", "Cargo.toml", "setup.py")
+_SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "build", "dist", ".tox"})
+
+
+def build_markers(root: Path, *, max_entries: int = 5000, max_depth: int = 4) -> frozenset[str]:
+    """Signs that the project compiles, from a bounded look at its tree (no symlink followed)."""
+    found = {name for name in _MARKER_FILES if (root / name).is_file()}
+    setup = root / "setup.py"
+    if "setup.py" in found:
+        try:
+            text = setup.read_bytes()[:200_000].decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        if any(word in text for word in ("ext_modules", "Extension(", "cythonize")):
+            found.add("setup.py:ext_modules")
+    seen = 0
+    stack = [(root, 0)]
+    while stack and seen < max_entries:
+        folder, depth = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen >= max_entries:
+                break
+            if entry.is_symlink():
+                continue
+            if entry.is_dir():
+                if depth + 1 < max_depth and entry.name not in _SKIPPED_DIRS:
+                    stack.append((Path(entry.path), depth + 1))
+            elif os.path.splitext(entry.name)[1] in _NATIVE_SUFFIXES:
+                found.add("native-sources")
+                return frozenset(found)
+    return frozenset(found)
 
 
 def _read(path: Path) -> str:
@@ -89,38 +131,134 @@ def _read(path: Path) -> str:
         raise InvalidProjectError(f"Cannot read ({exc})", file=str(path)) from None
 
 
-def check_lock_fresh(root: Path, project: Project, lock: Lock) -> str:
-    """Refuse a stale lock. uv decides when it is on PATH; else compare recorded requirements."""
+# How `plan` and `build` say that nothing could tell whether the lock is up to date.
+UNCHECKED = "could not be checked"
+# uv's own settings that travel from the user's environment into `uv lock --check` and would
+# make it judge another lock than the build's (UV_EXCLUDE_NEWER, UV_INDEX_URL, UV_PRERELEASE,
+# ...): all UV_* are dropped, but for these, which change how uv connects, not what it resolves.
+_UV_ENV_KEPT = frozenset(
+    {"UV_CACHE_DIR", "UV_NATIVE_TLS", "UV_SYSTEM_CERTS", "UV_HTTP_TIMEOUT", "UV_NO_PROGRESS"}
+)
+_UV_MESSAGE_MAX = 1500
+
+
+def _uv_env(config_home: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_") or k in _UV_ENV_KEPT}
+    # No user- or system-level uv.toml either (a user's exclude-newer): the build has none.
+    env["XDG_CONFIG_HOME"] = config_home
+    env["XDG_CONFIG_DIRS"] = config_home
+    return env
+
+
+def uv_message(stderr: str) -> str:
+    """uv's stderr for an error line: control characters out, bounded, one line."""
+    text = "".join(c if c.isprintable() or c == "\n" else " " for c in stderr)
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    # uv's "Using CPython ..." and "Resolved N packages" lines say nothing about the failure.
+    lines = [x for x in lines if not x.startswith(("Using ", "Resolved "))] or lines
+    joined = " | ".join(lines)
+    if len(joined) > _UV_MESSAGE_MAX:
+        joined = joined[: _UV_MESSAGE_MAX - 3] + "..."
+    return joined or "(no message)"
+
+
+def check_lock_fresh(
+    root: Path, project: Project, lock: Lock, *, lock_root: Path | None = None
+) -> str:
+    """Refuse a stale lock; say how it was found fresh, or that it could not be checked.
+
+    uv decides when it is on PATH: `uv lock --check --offline` first (a fresh lock needs no
+    network), then online; without the user's UV_* settings and uv.toml, as in the build.
+    When uv fails for another reason than staleness, its own message is the error. Without
+    uv, envforge compares the recorded requirements, of the project and of its local folders.
+    lock_root: the folder of uv.lock when it is not root's (a workspace member's root).
+    """
+    where = lock_root or root
     stale_hint = "Run 'uv lock' in the project to bring uv.lock up to date, then retry."
     uv = shutil.which("uv")
     if uv:
-        try:
-            done = subprocess.run(
-                [uv, "lock", "--check", "--directory", str(root)],
-                capture_output=True,
-                text=True,
-                timeout=UV_CHECK_TIMEOUT_S,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="envforge-uv-config-") as config_home:
+            env = _uv_env(config_home)
             done = None
-        if done is not None and done.returncode == 0:
-            return "uv lock --check"
-        if done is not None and "needs to be updated" in done.stderr:
-            raise LockError(
-                f"uv.lock in '{root}' is out of date with pyproject.toml (uv lock --check)",
-                hint=stale_hint,
-            )
-        # uv failed for another reason (no network, say): fall back to our own comparison.
+            for offline in (True, False):
+                argv = [uv, "lock", "--check", "--directory", str(where)]
+                try:
+                    done = subprocess.run(
+                        argv + (["--offline"] if offline else []),
+                        capture_output=True, text=True, timeout=UV_CHECK_TIMEOUT_S,
+                        check=False, env=env, stdin=subprocess.DEVNULL,
+                    )  # fmt: skip
+                except subprocess.TimeoutExpired:
+                    return f"{UNCHECKED}: uv lock --check did not finish in {UV_CHECK_TIMEOUT_S} s"
+                except OSError as exc:
+                    return f"{UNCHECKED}: uv lock --check did not start ({exc.strerror or exc})"
+                if done.returncode == 0:
+                    return "uv lock --check" + (" --offline" if offline else "")
+                if "needs to be updated" in done.stderr:
+                    raise LockError(
+                        f"uv.lock in '{where}' is out of date with pyproject.toml (uv lock --check)",
+                        hint=stale_hint,
+                    )
+        assert done is not None
+        raise LockError(
+            f"uv lock --check failed in '{where}': {uv_message(done.stderr)}",
+            hint="That is uv's own message: fix what it names (a missing folder or git "
+            "submodule, an index it cannot reach), then retry; envforge builds only a lock "
+            "that uv accepts.",
+        )
+    return _fallback(root, project, lock, where, stale_hint)
+
+
+def _fallback(root: Path, project: Project, lock: Lock, where: Path, stale_hint: str) -> str:
+    """No uv on PATH: envforge's own comparison, which says when it cannot tell."""
     drift = lock_drift(project, lock)
+    local: dict[str, Project | str] = {}
+    for pkg in lock.packages:
+        folder = pkg.local_folder
+        if pkg is lock.root or folder is None or folder in local:
+            continue
+        local[folder] = _local_project(where, folder)
+    more, unknown = path_drift(lock, local)
+    drift += more
     if drift:
         shown = "; ".join(drift[:5]) + (f"; and {len(drift) - 5} more" if len(drift) > 5 else "")
         raise LockError(
-            f"uv.lock in '{root}' is out of date with pyproject.toml: {shown}", hint=stale_hint
+            f"uv.lock in '{where}' is out of date with pyproject.toml: {shown}", hint=stale_hint
         )
-    return "recorded requirements match pyproject.toml" + (
-        "" if not uv else " (uv lock --check could not run)"
+    if unknown:
+        return (
+            f"{UNCHECKED}: uv is not on PATH, and envforge cannot compare "
+            + "; ".join(unknown[:3])
+            + (f"; and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        )
+    return "recorded requirements match pyproject.toml (uv is not on PATH; markers not compared)"
+
+
+def _local_project(where: Path, folder: str) -> Project | str:
+    """A local folder's Project, or why envforge cannot compare it."""
+    path = where / folder / "pyproject.toml"
+    if not path.is_file():
+        if (where / folder / "setup.py").is_file():
+            return "it has setup.py and no pyproject.toml"
+        return "its pyproject.toml is missing (a git submodule not checked out?)"
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return f"its pyproject.toml cannot be read ({type(exc).__name__})"
+    dynamic = (
+        data.get("project", {}).get("dynamic", []) if isinstance(data.get("project"), dict) else []
     )
+    if isinstance(dynamic, list) and {"dependencies", "optional-dependencies"} & set(
+        map(str, dynamic)
+    ):
+        return "its dependencies are dynamic"
+    try:
+        return Project.from_dict(data)
+    except EnvforgeError as exc:
+        return f"its pyproject.toml is invalid ({exc})"
 
 
 def git_remote_url(root: Path) -> str | None:

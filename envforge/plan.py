@@ -67,6 +67,9 @@ class ProjectFacts:
     python_version_file: str | None = None
     top_level: frozenset[str] = frozenset()
     git_source: str | None = None
+    # Signs that the project compiles (bounded look at the source tree): "CMakeLists.txt",
+    # "meson.build", "Cargo.toml", "setup.py", "setup.py:ext_modules", "native-sources".
+    build_markers: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,9 @@ class Plan:
     dockerignore: tuple[str, ...]
     default_tag: str
     decisions: tuple[Decision, ...] = field(default=())
+    # Where the backend's PEP 517 get_requires_for_build_wheel runs: "deps" (from
+    # pyproject.toml alone), "project" (it needs the source, setup.py) or None (not run).
+    build_requires_hook: str | None = None
     # What was asked on the command line (variant extras included): what gives this plan again.
     options: BuildOptions = field(default_factory=BuildOptions)
 
@@ -231,6 +237,25 @@ def make_plan(
         )
     )
 
+    build_apt = settings.build_apt_packages
+    git = _git_sources(lock)
+    if git:
+        if "git" not in build_apt:
+            build_apt = (*build_apt, "git")
+        shown = ", ".join(git[:3]) + (f" and {len(git) - 3} more" if len(git) > 3 else "")
+        decisions.append(
+            Decision(
+                "git",
+                "apt-get install git, in the builder stages only",
+                f"uv.lock installs {shown} from git: uv sync needs the git binary to fetch "
+                "it; installed with build-apt-packages in the dependency stage, never in the "
+                "final image",
+            )
+        )
+    hook, backend_decision = _backend(project, facts, build_apt)
+    if backend_decision is not None:
+        decisions.append(backend_decision)
+
     entrypoint, why = _entrypoint(project, facts)
     decisions.append(Decision("command", _shell_join(entrypoint), why))
 
@@ -294,7 +319,7 @@ def make_plan(
         install_project=project.is_package,
         entrypoint=entrypoint,
         apt_packages=settings.apt_packages,
-        build_apt_packages=settings.build_apt_packages,
+        build_apt_packages=build_apt,
         ports=settings.ports,
         env=dict(settings.env),
         labels=labels,
@@ -306,7 +331,89 @@ def make_plan(
         default_tag=f"{project.normalized_name}:{version}",
         decisions=tuple(decisions),
         options=options,
+        build_requires_hook=hook,
     )
+
+
+def _git_sources(lock: Lock) -> tuple[str, ...]:
+    """The locked packages that uv fetches with git ('name (url)')."""
+    return tuple(
+        sorted(
+            f"{p.name} ({p.source['git'].split('?')[0].split('#')[0]})"
+            for p in lock.packages
+            if "git" in p.source
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _Backend:
+    what: str  # how it builds, for the plan
+    apt: tuple[str, ...]  # the build-apt-packages it is likely to need
+    hook: str | None  # where get_requires_for_build_wheel runs
+
+
+def _backend(
+    project: Project, facts: ProjectFacts, build_apt: tuple[str, ...]
+) -> tuple[str | None, Decision | None]:
+    """Whether the project's build backend compiles, what it likely needs, and where its
+    dynamic build requirements (PEP 517 get_requires_for_build_wheel) are installed."""
+    if not project.is_package:
+        return None, None
+    from packaging.utils import canonicalize_name
+
+    requires = {canonicalize_name(r.name) for r in project.build_requires}
+    backend = project.build_backend or "setuptools.build_meta:__legacy__"
+    module = backend.split(":", 1)[0].split(".", 1)[0]
+    markers = facts.build_markers
+    cc = ("build-essential",)
+    rust = ("cargo", "rustc")
+    found: _Backend | None = None
+    if module == "scikit_build_core":
+        found = _Backend(
+            "scikit-build-core compiles with CMake (cmake and ninja come from PyPI)", cc, "deps"
+        )
+    elif module == "mesonpy":
+        found = _Backend("meson-python compiles with Meson (ninja comes from PyPI)", cc, "deps")
+    elif module == "maturin":
+        found = _Backend("maturin compiles Rust with cargo", rust, "deps")
+    elif module == "setuptools":
+        hook = "project" if "setup.py" in markers else None
+        if "setuptools-rust" in requires:
+            found = _Backend("setuptools-rust compiles Rust with cargo", rust, hook)
+        elif markers & {"setup.py:ext_modules", "native-sources"} or requires & {
+            "cython",
+            "pybind11",
+        }:
+            found = _Backend("setuptools compiles C/C++ extensions", cc, hook)
+        elif hook:
+            return hook, None  # setup.py may ask for more (setup_requires): asked, not compiled
+    elif requires & {"hatch-cython", "cython", "pybind11", "nanobind"}:
+        found = _Backend(
+            f"{module} with {', '.join(sorted(requires & {'hatch-cython', 'cython', 'pybind11', 'nanobind'}))} compiles C/C++",
+            cc,
+            None,
+        )
+    if found is None:
+        return None, None
+    missing = [p for p in found.apt if p not in build_apt]
+    wanted = ", ".join(f'"{p}"' for p in found.apt)
+    tools = "Rust toolchain" if found.apt == rust else "C/C++ compiler"
+    needs = (
+        f"likely needs [tool.envforge] build-apt-packages = [{wanted}] (the builder has no "
+        f"{tools} otherwise)"
+        if missing
+        else f"build-apt-packages has {', '.join(found.apt)}"
+    )
+    where = {
+        "deps": "its dynamic build requirements (PEP 517 get_requires_for_build_wheel) are "
+        "installed into /opt/build-env in the dependency stage",
+        "project": "its dynamic build requirements (PEP 517 get_requires_for_build_wheel, "
+        "which runs setup.py) are installed into /opt/build-env in the project stage",
+        None: "",
+    }[found.hook]
+    reason = "; ".join(x for x in (f"{found.what}", needs, where) if x)
+    return found.hook, Decision("build backend", f"{backend} (compiles)", reason)
 
 
 def _local_paths(lock: Lock) -> tuple[str, ...]:
