@@ -364,7 +364,7 @@ def build(
     from concurrent.futures import ThreadPoolExecutor
 
     from envforge import engine
-    from envforge.loader import check_lock_fresh, git_revision
+    from envforge.loader import UNCHECKED, check_lock_fresh, git_revision
     from envforge.outputs import classify, write_outputs
     from envforge.plan import CA_IN_CONTEXT
 
@@ -376,7 +376,10 @@ def build(
         fresh = pool.submit(check_lock_fresh, loaded.root, loaded.project, loaded.lock)
         revision = pool.submit(git_revision, loaded.root)
         client = engine.connect()
-        fresh.result()  # a stale lock stops here, before any file is written
+        freshness = fresh.result()  # a stale lock stops here, before any file is written
+    if freshness.startswith(UNCHECKED):
+        # The build's `uv sync --locked` refuses a stale lock anyway: said, not refused here.
+        _err(f"warning: uv.lock {freshness}; the build's uv sync --locked is the check")
 
     files = _rendered(the_plan)
     ours = {n: t for n, t in files.items() if force or classify(loaded.root / n, t) != "conflict"}
@@ -600,7 +603,9 @@ def readme(
         ),
         host_gpu=False,
     )
-    loaded, the_plan = _plan(path, options, check_lock=False)
+    # A stale lock is refused, as by every command that reads it: a README must not
+    # publish what the lock no longer gives.
+    loaded, the_plan = _plan(path, options)
     raise typer.Exit(readme_mod.readme_command(loaded, the_plan, check=check, create=create))
 
 
