@@ -110,6 +110,10 @@ PythonSourceOpt = Annotated[
         "--python-source", help="The image's Python: 'base' (the base image's) or 'uv' (managed)."
     ),
 ]
+PackageOpt = Annotated[
+    str | None,
+    typer.Option("--package", help="Build this member of the uv workspace whose root is PATH."),
+]
 CaOpt = Annotated[
     Path | None,
     typer.Option(
@@ -200,6 +204,7 @@ _BUILD_PARAMS = tuple(
         ("cpu", CpuOpt, False),
         ("cuda", CudaOpt, None),
         ("python_source", PythonSourceOpt, None),
+        ("package", PackageOpt, None),
     )
 )
 
@@ -219,7 +224,9 @@ def build_flags(func: F) -> F:
             shared.pop("cuda"),
             shared.pop("python_source"),
         )
+        package = shared.pop("package")
         options = _options(**shared, cpu=cpu, cuda=cuda, python_source=python_source)
+        options = replace(options, package=package or None)
         return func(*args, flags=BuildFlags(options, shared["ca_bundle"]), **kwargs)
 
     wrapper.__signature__ = signature.replace(parameters=[*own, *_BUILD_PARAMS])  # type: ignore[attr-defined]
@@ -249,7 +256,7 @@ def _plan(
     from envforge.loader import load_project
     from envforge.plan import make_plan
 
-    loaded = load_project(path, check_lock=check_lock)
+    loaded = load_project(path, check_lock=check_lock, package=options.package)
     if options.host_gpu is None and not options.cpu:
         options = replace(options, host_gpu=_host_has_gpu())
     base = options.base_image or loaded.project.envforge.base_image

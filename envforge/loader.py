@@ -11,13 +11,22 @@ import re
 import shutil
 import subprocess
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tomlkit
 import tomlkit.exceptions
+from packaging.utils import canonicalize_name
 
-from envforge.errors import EnvforgeError, InvalidProjectError, LockError, ProjectNotFoundError
+from envforge.errors import (
+    EnvforgeError,
+    InvalidProjectError,
+    LockError,
+    PlanError,
+    ProjectNotFoundError,
+)
 from envforge.freshness import lock_drift, path_drift
 from envforge.lockfile import Lock, lock_hash
 from envforge.plan import ProjectFacts
@@ -35,7 +44,10 @@ class LoadedProject:
     freshness: str  # how the lock was found up to date, for `envforge plan`
 
 
-def load_project(path: str | Path, *, check_lock: bool = True) -> LoadedProject:
+def load_project(
+    path: str | Path, *, check_lock: bool = True, package: str | None = None
+) -> LoadedProject:
+    """The project at path; package: the member to build, when path is a uv workspace root."""
     root = Path(path)
     if not root.exists():
         raise ProjectNotFoundError(str(path), missing=True)
@@ -44,18 +56,43 @@ def load_project(path: str | Path, *, check_lock: bool = True) -> LoadedProject:
     pyproject_path = root / "pyproject.toml"
     if not pyproject_path.is_file():
         raise ProjectNotFoundError(str(root))
-    text = _read(pyproject_path)
-    try:
-        # tomlkit, not tomllib: its errors carry line and column for the user.
-        data = tomlkit.parse(text).unwrap()
-    except tomlkit.exceptions.ParseError as exc:
-        raise InvalidProjectError(
-            f"Invalid TOML ({exc})", file=str(pyproject_path), hint="Fix the syntax at that line."
-        ) from None
+    data = _parse_pyproject(pyproject_path)
+    workspace = _workspace_table(data)
+    member: str | None = None
+    if package is not None:
+        if workspace is None:
+            raise PlanError(
+                f"--package {package}: '{root}' is not a uv workspace root",
+                hint="--package names a member of the workspace whose root is PATH "
+                "(its pyproject.toml has [tool.uv.workspace]).",
+            )
+        members = workspace_members(root, workspace)
+        member = members.get(canonicalize_name(package))
+        if member is None:
+            raise PlanError(
+                f"No member {package!r} in the uv workspace at '{root}'",
+                hint=f"Its members: {', '.join(sorted(members)) or 'none'}.",
+            )
+        data = _parse_pyproject(root / member / "pyproject.toml")
+    elif workspace is not None and "project" not in data:
+        members = workspace_members(root, workspace)
+        raise PlanError(
+            f"'{root}' is a virtual uv workspace root (no [project]): name the member to build",
+            hint=f"envforge build {root} --package NAME "
+            f"(members: {', '.join(sorted(members)) or 'none'}).",
+        )
     project = Project.from_dict(data)
 
     lock_path = root / "uv.lock"
     if not lock_path.is_file():
+        enclosing = enclosing_workspace(root)
+        if enclosing is not None:
+            raise LockError(
+                f"'{root}' is the member {project.name} of the uv workspace at "
+                f"'{enclosing}', whose uv.lock builds it",
+                hint=f"Run envforge on the workspace root with --package {project.name}: "
+                f"envforge build {enclosing} --package {project.name}",
+            )
         raise LockError(
             f"No uv.lock in '{root}'",
             hint="Run 'uv lock' in the project, then commit uv.lock: envforge builds exactly the lock.",
@@ -68,7 +105,7 @@ def load_project(path: str | Path, *, check_lock: bool = True) -> LoadedProject:
         raise LockError(
             f"Invalid TOML in '{lock_path}' ({exc})", hint="Regenerate it with 'uv lock'."
         ) from None
-    lock = Lock.from_dict(lock_data, project_name=project.name)
+    lock = Lock.from_dict(lock_data, project_name=project.name, root_folder=member or ".")
 
     freshness = "not checked"
     if check_lock:
@@ -78,11 +115,103 @@ def load_project(path: str | Path, *, check_lock: bool = True) -> LoadedProject:
     facts = ProjectFacts(
         lock_hash=lock_hash(lock_bytes),
         python_version_file=_read(pv) if pv.is_file() else None,
-        top_level=frozenset(p.name for p in root.iterdir()),
+        top_level=frozenset(p.name for p in (root / (member or ".")).iterdir()),
         git_source=git_remote_url(root),
-        build_markers=build_markers(root),
+        build_markers=build_markers(root / (member or ".")),
+        workspace_member=member,
     )
     return LoadedProject(root, project, lock, facts, freshness)
+
+
+def _parse_pyproject(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ProjectNotFoundError(str(path.parent))
+    text = _read(path)
+    try:
+        # tomlkit, not tomllib: its errors carry line and column for the user.
+        data: dict[str, Any] = tomlkit.parse(text).unwrap()
+    except tomlkit.exceptions.ParseError as exc:
+        raise InvalidProjectError(
+            f"Invalid TOML ({exc})", file=str(path), hint="Fix the syntax at that line."
+        ) from None
+    return data
+
+
+def _workspace_table(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    tool = data.get("tool")
+    uv = tool.get("uv") if isinstance(tool, Mapping) else None
+    workspace = uv.get("workspace") if isinstance(uv, Mapping) else None
+    return workspace if isinstance(workspace, Mapping) else None
+
+
+# A member folder reaches COPY lines: plain relative paths only.
+_MEMBER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
+_MAX_MEMBERS = 500
+
+
+def workspace_members(root: Path, workspace: Mapping[str, Any]) -> dict[str, str]:
+    """A workspace's members, normalized name -> folder relative to root ([tool.uv.workspace]
+    members globs minus exclude, each a folder with a pyproject.toml naming a project)."""
+
+    def globbed(key: str) -> set[str]:
+        patterns = workspace.get(key, [])
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            raise InvalidProjectError(f"'tool.uv.workspace.{key}' must be an array of strings")
+        found: set[str] = set()
+        for pattern in patterns:
+            if pattern.startswith("/") or ".." in pattern.split("/") or not pattern.strip():
+                raise InvalidProjectError(
+                    f"Workspace {key} pattern {pattern!r} leaves the workspace",
+                    file=str(root / "pyproject.toml"),
+                )
+            for hit in sorted(root.glob(pattern))[:_MAX_MEMBERS]:
+                if hit.is_dir() and not hit.is_symlink():
+                    found.add(hit.relative_to(root).as_posix())
+        return found
+
+    members: dict[str, str] = {}
+    for folder in sorted(globbed("members") - globbed("exclude")):
+        path = root / folder / "pyproject.toml"
+        if not path.is_file():
+            continue
+        try:
+            name = tomllib.loads(path.read_text("utf-8")).get("project", {}).get("name")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
+            continue
+        if not isinstance(name, str):
+            continue
+        if not _MEMBER_RE.fullmatch(folder):
+            raise InvalidProjectError(
+                f"Workspace member folder {folder!r} has characters envforge does not copy",
+                file=str(root / "pyproject.toml"),
+                hint="Rename it with letters, digits, '.', '_', '-' and '/'.",
+            )
+        members[canonicalize_name(name)] = folder
+    return members
+
+
+def enclosing_workspace(root: Path, *, max_levels: int = 32) -> Path | None:
+    """The root of the uv workspace that has root among its members, if any."""
+    here = root.resolve()
+    for parent in list(here.parents)[:max_levels]:
+        pyproject = parent / "pyproject.toml"
+        if not pyproject.is_file():
+            continue
+        try:
+            data = tomllib.loads(pyproject.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        workspace = _workspace_table(data)
+        if workspace is None:
+            continue
+        try:
+            members = workspace_members(parent, workspace)
+        except InvalidProjectError:
+            return None
+        if here.relative_to(parent).as_posix() in members.values():
+            return parent
+        return None  # uv stops at the first workspace root above, and so do we
+    return None
 
 
 _NATIVE_SUFFIXES = frozenset({".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs"})

@@ -53,6 +53,7 @@ class BuildOptions:
     ca_bundle: bool = False
     cpu: bool = False  # --cpu: no GPU setup, the CPU variant of a lock that has both
     cuda: str | None = None  # --cuda X.Y: a system CUDA from an nvidia/cuda base
+    package: str | None = None  # --package: the workspace member to build
     host_gpu: bool | None = None  # whether this host has an NVIDIA GPU (None: not probed)
     python_source: str | None = None  # "base" or "uv" (managed Python)
     # The Python a named base image holds ("3.12.3"; "" when it has none; None: not probed).
@@ -70,6 +71,9 @@ class ProjectFacts:
     # Signs that the project compiles (bounded look at the source tree): "CMakeLists.txt",
     # "meson.build", "Cargo.toml", "setup.py", "setup.py:ext_modules", "native-sources".
     build_markers: frozenset[str] = frozenset()
+    # The folder of the workspace member being built (--package), relative to the workspace
+    # root, which holds pyproject.toml, uv.lock and the build context; None: the root itself.
+    workspace_member: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ class Plan:
     # Where the backend's PEP 517 get_requires_for_build_wheel runs: "deps" (from
     # pyproject.toml alone), "project" (it needs the source, setup.py) or None (not run).
     build_requires_hook: str | None = None
+    member_dir: str | None = None  # facts.workspace_member: the project's folder in the context
     # What was asked on the command line (variant extras included): what gives this plan again.
     options: BuildOptions = field(default_factory=BuildOptions)
 
@@ -150,6 +155,18 @@ def make_plan(
             options = replace(options, extras=extras + gpu.variant_extras)
             extras, groups, flags = _selection(project, options)
     decisions += [Decision(*reason) for reason in gpu.reasons]
+    if facts.workspace_member:
+        flags = [flags[0], f"--package {project.normalized_name}", *flags[1:]]
+        decisions.append(
+            Decision(
+                "workspace",
+                f"member {project.name} ({facts.workspace_member})",
+                "PATH is a uv workspace root: the member is built with uv sync --package from "
+                "the root's pyproject.toml and uv.lock, the workspace root is the build "
+                "context, and the members the lock installs are copied into the dependency "
+                "stage",
+            )
+        )
     local_paths = _local_paths(lock)
     if local_paths:
         decisions.append(
@@ -332,6 +349,7 @@ def make_plan(
         decisions=tuple(decisions),
         options=options,
         build_requires_hook=hook,
+        member_dir=facts.workspace_member,
     )
 
 

@@ -65,7 +65,7 @@ def _context(plan: Plan) -> dict[str, object]:
         "sync_flags": " ".join(plan.sync_flags),
         "build_requires": " ".join(_dq(r) for r in plan.project.build_requires),
         "hook_snippet": shlex.quote(_HOOK),
-        "src_dir": "/src",
+        "src_dir": f"/src/{plan.member_dir}" if plan.member_dir else "/src",
     }
 
 

@@ -1,0 +1,37 @@
+"""A uv workspace (a virtual root, two members) built as one member in the offline lab."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.conftest import REPO
+from tests.integration.conftest import Lab, envforge
+
+WORKSPACE = REPO / "tests/fixtures/projects/workspace"
+
+
+def test_member_is_built_from_the_workspace_root(
+    docker_client, lab: Lab, tmp_path: Path, unique_tag: str
+) -> None:
+    root = tmp_path / "workspace"
+    shutil.copytree(WORKSPACE, root, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
+    tag = f"{unique_tag}/backends-ws-app:0.1.0"
+    done = envforge("build", str(root), "--package", "ws-app", "--tag", tag, env=lab.cli_env())
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    try:
+        # The build context and the Dockerfile are the workspace root's.
+        assert (root / "Dockerfile").is_file()
+        run = envforge("run", tag, "--no-tty", env=lab.cli_env())
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert run.stdout.strip() == "hello from ws-lib, workspace"
+    finally:
+        docker_client.images.remove(tag, force=True)
+
+
+def test_member_path_is_refused_with_the_hint(lab: Lab, tmp_path: Path) -> None:
+    root = tmp_path / "workspace"
+    shutil.copytree(WORKSPACE, root)
+    done = envforge("plan", str(root / "packages/ws-app"), env=lab.cli_env())
+    assert done.returncode == 2
+    assert "--package ws-app" in done.stderr
