@@ -355,9 +355,13 @@ def make_plan(
 
 def _git_sources(lock: Lock) -> tuple[str, ...]:
     """The locked packages that uv fetches with git ('name (url)')."""
+
+    def shown(text: str) -> str:  # for the terminal: no control characters, bounded
+        return "".join(c for c in text if c.isprintable())[:200]
+
     return tuple(
         sorted(
-            f"{p.name} ({p.source['git'].split('?')[0].split('#')[0]})"
+            f"{shown(p.name)} ({shown(p.source['git'].split('?')[0].split('#')[0])})"
             for p in lock.packages
             if "git" in p.source
         )

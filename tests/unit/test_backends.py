@@ -258,3 +258,12 @@ def test_build_markers_are_bounded_and_skip_venvs(tmp_path: Path) -> None:
     assert build_markers(tmp_path) == frozenset()
     (tmp_path / "link").symlink_to(too_deep)
     assert build_markers(tmp_path) == frozenset()
+
+
+def test_git_source_shown_without_control_characters() -> None:
+    hostile = dict(GIT_ATTRS, source={"git": "https://example.org/\x1b[31mx\nRUN id?rev=1#abc"})
+    _, reason = decision(
+        plan(pyproject("hatchling.build", "hatchling"), lock_data=lock(hostile)), "git"
+    ) or ("", "")
+    assert "\x1b" not in reason and "\n" not in reason
+    assert "attrs (https://example.org/[31mxRUN id)" in reason
