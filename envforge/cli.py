@@ -589,6 +589,7 @@ def readme(
     group: GroupOpt = None,
     cpu: CpuOpt = False,
     cuda: CudaOpt = None,
+    package: PackageOpt = None,
 ) -> None:
     """Write or update the requirements section of README.md (driver, CUDA, GPUs, commands)."""
     from envforge import readme as readme_mod
@@ -609,6 +610,7 @@ def readme(
             cuda=cuda,
         ),
         host_gpu=False,
+        package=package or None,
     )
     # A stale lock is refused, as by every command that reads it: a README must not
     # publish what the lock no longer gives.

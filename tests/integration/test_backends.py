@@ -30,6 +30,36 @@ def test_cmake_error_reaches_the_build_output(lab: Lab, tmp_path: Path, unique_t
     assert "Could not find CMake" not in out
 
 
+def test_compiled_extension_builds_and_runs(
+    docker_client, lab: Lab, tmp_path: Path, unique_tag: str
+) -> None:
+    """scikit-build-core with a C extension: cmake and ninja from the backend's dynamic
+    build requirements, gcc from build-apt-packages, and no compiler in the final image."""
+    root = tmp_path / "skbuild-c-ext"
+    shutil.copytree(FIXTURES / "skbuild-c-ext", root)
+    # The lab's python stand-in is Debian's python3, without the headers python:3.11-slim has.
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace('["build-essential"]', '["build-essential", "python3-dev"]')
+    )
+    tag = f"{unique_tag}/backends-c-ext:0.1.0"
+    done = envforge("build", str(root), "--tag", tag, env=lab.cli_env(), timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    try:
+        run = envforge("run", tag, "--no-tty", env=lab.cli_env())
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert run.stdout.strip() == "2 + 3 = 5"
+        out = docker_client.containers.run(
+            tag,
+            ["sh", "-c", "command -v gcc cc cmake git || echo none"],
+            entrypoint=[],
+            remove=True,
+        )
+        assert out.decode().strip() == "none"
+    finally:
+        docker_client.images.remove(tag, force=True)
+
+
 def test_git_is_in_the_builder_only(docker_client, lab: Lab, tmp_path: Path) -> None:
     """The git-source fixture cannot be synced here (GitHub is unreachable): build its
     dependency stage up to `uv sync` and check git is there; the final stage installs none."""

@@ -267,3 +267,12 @@ def test_git_source_shown_without_control_characters() -> None:
     ) or ("", "")
     assert "\x1b" not in reason and "\n" not in reason
     assert "attrs (https://example.org/[31mxRUN id)" in reason
+
+
+def test_c_extension_fixture_plans_gcc_in_the_builder_only() -> None:
+    p = plan_for(FIXTURES / "skbuild-c-ext")
+    assert p.build_apt_packages == ("build-essential",)
+    _, reason = decision(p, "build backend") or ("", "")
+    assert "build-apt-packages has build-essential" in reason
+    final = stages(render_dockerfile(p))[-1]
+    assert "build-essential" not in final

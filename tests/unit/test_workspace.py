@@ -136,3 +136,13 @@ def test_member_lock_check_without_uv(ws: Path, monkeypatch: pytest.MonkeyPatch)
     lib.write_text(lib.read_text().replace("dependencies = []", 'dependencies = ["six"]'))
     with pytest.raises(LockError, match="packages/ws-lib: dependencies: six"):
         load_project(ws, package="ws-app")
+
+
+def test_readme_takes_package_too(ws: Path) -> None:
+    from typer.testing import CliRunner
+
+    from envforge.cli import app
+
+    done = CliRunner().invoke(app, ["readme", str(ws), "--package", "ws-app", "--create"])
+    assert done.exit_code == 0, done.output
+    assert "ws-app" in (ws / "README.md").read_text()
