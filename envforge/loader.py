@@ -59,6 +59,9 @@ def load_project(
     data = _parse_pyproject(pyproject_path)
     workspace = _workspace_table(data)
     member: str | None = None
+    own = data.get("project", {}).get("name") if isinstance(data.get("project"), Mapping) else None
+    if package is not None and isinstance(own, str) and _same(own, package):
+        package = None  # the workspace root's own project: built as without --package
     if package is not None:
         if workspace is None:
             raise PlanError(
@@ -121,6 +124,10 @@ def load_project(
         workspace_member=member,
     )
     return LoadedProject(root, project, lock, facts, freshness)
+
+
+def _same(a: str, b: str) -> bool:
+    return canonicalize_name(a) == canonicalize_name(b)
 
 
 def _parse_pyproject(path: Path) -> dict[str, Any]:

@@ -146,3 +146,9 @@ def test_readme_takes_package_too(ws: Path) -> None:
     done = CliRunner().invoke(app, ["readme", str(ws), "--package", "ws-app", "--create"])
     assert done.exit_code == 0, done.output
     assert "ws-app" in (ws / "README.md").read_text()
+
+
+def test_package_naming_the_roots_own_project_builds_the_root() -> None:
+    root = REPO / "tests/fixtures/projects/with-local-lib"
+    loaded = load_project(root, check_lock=False, package="With_Local_Lib")
+    assert loaded.facts.workspace_member is None and loaded.project.name == "with-local-lib"
