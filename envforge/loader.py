@@ -278,8 +278,16 @@ _UV_ENV_KEPT = frozenset(
 _UV_MESSAGE_MAX = 1500
 
 
+# An index's credentials say how to reach it, not what to resolve: kept too.
+_UV_CREDENTIALS = re.compile(r"UV_INDEX_[A-Z0-9_]+_(USERNAME|PASSWORD)|UV_KEYRING_PROVIDER")
+
+
 def _uv_env(config_home: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_") or k in _UV_ENV_KEPT}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("UV_") or k in _UV_ENV_KEPT or _UV_CREDENTIALS.fullmatch(k)
+    }
     # No user- or system-level uv.toml either (a user's exclude-newer): the build has none.
     env["XDG_CONFIG_HOME"] = config_home
     env["XDG_CONFIG_DIRS"] = config_home
@@ -370,7 +378,10 @@ def _fallback(root: Path, project: Project, lock: Lock, where: Path, stale_hint:
             + "; ".join(unknown[:3])
             + (f"; and {len(unknown) - 3} more" if len(unknown) > 3 else "")
         )
-    return "recorded requirements match pyproject.toml (uv is not on PATH; markers not compared)"
+    return (
+        "recorded requirements match pyproject.toml; uv is not on PATH, so markers and "
+        "sources were not compared"
+    )
 
 
 def _local_project(where: Path, folder: str) -> Project | str:

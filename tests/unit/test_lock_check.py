@@ -134,7 +134,9 @@ def test_uv_env_drops_settings_keeps_connection(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("UV_EXCLUDE_NEWER", "2001-01-01")
     monkeypatch.setenv("UV_INDEX_URL", "https://elsewhere/simple")
     monkeypatch.setenv("UV_NATIVE_TLS", "1")
+    monkeypatch.setenv("UV_INDEX_CORP_PASSWORD", "secret")
     env = loader._uv_env("/tmp/empty")
+    assert env["UV_INDEX_CORP_PASSWORD"] == "secret"
     assert "UV_EXCLUDE_NEWER" not in env and "UV_INDEX_URL" not in env
     assert env["UV_NATIVE_TLS"] == "1" and env["XDG_CONFIG_HOME"] == "/tmp/empty"
 
