@@ -211,3 +211,23 @@ def test_readme_refuses_a_stale_lock(project: Path) -> None:
 @needs_uv
 def test_plan_of_a_fresh_lock_says_offline(project: Path) -> None:
     assert load_project(project).freshness == "uv lock --check --offline"
+
+
+def test_build_warns_when_the_lock_could_not_be_checked(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from envforge import engine
+
+    monkeypatch.setattr(
+        loader, "check_lock_fresh", lambda *a, **k: f"{UNCHECKED}: uv is not on PATH, and ..."
+    )
+    monkeypatch.setattr(engine, "connect", lambda: object())
+    monkeypatch.setattr(
+        engine, "build_image", lambda *a, **k: engine.BuiltImage("sha256:1", "t:1", 10**6)
+    )
+    done = CliRunner().invoke(app, ["build", str(project), "--tag", "t:1", "--cpu"])
+    assert done.exit_code == 0, done.output
+    assert (
+        f"warning: uv.lock {UNCHECKED}: uv is not on PATH, and ...; the build's uv sync "
+        "--locked is the check"
+    ) in done.stderr
