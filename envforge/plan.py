@@ -19,7 +19,7 @@ from envforge.cuda_catalog import CudaCatalog
 from envforge.errors import InvalidProjectError, PlanError
 from envforge.gpu_needs import GpuNeeds
 from envforge.gpu_plan import GpuPlan, plan_gpu
-from envforge.lockfile import Lock
+from envforge.lockfile import Lock, LockedPackage
 from envforge.project import Project
 
 VENV = "/app/.venv"
@@ -112,6 +112,9 @@ class Plan:
     # pyproject.toml alone), "project" (it needs the source, setup.py) or None (not run).
     build_requires_hook: str | None = None
     member_dir: str | None = None  # facts.workspace_member: the project's folder in the context
+    # Workspace members copied by their pyproject.toml alone (the one built, and those it
+    # does not install): uv finds the whole workspace, and an edit there rebuilds nothing.
+    member_manifests: tuple[str, ...] = ()
     # What was asked on the command line (variant extras included): what gives this plan again.
     options: BuildOptions = field(default_factory=BuildOptions)
 
@@ -163,11 +166,18 @@ def make_plan(
                 f"member {project.name} ({facts.workspace_member})",
                 "PATH is a uv workspace root: the member is built with uv sync --package from "
                 "the root's pyproject.toml and uv.lock, the workspace root is the build "
-                "context, and the members the lock installs are copied into the dependency "
-                "stage",
+                "context; the members it installs are copied into the dependency stage, the "
+                "others only by their pyproject.toml (uv --locked checks the whole workspace)",
             )
         )
     local_paths = _local_paths(lock)
+    manifests: tuple[str, ...] = ()
+    if facts.workspace_member:
+        needed = _reachable_folders(lock)
+        manifests = tuple(
+            sorted({p for p in local_paths if p not in needed} | {facts.workspace_member})
+        )
+        local_paths = tuple(p for p in local_paths if p in needed)
     if local_paths:
         decisions.append(
             Decision(
@@ -350,7 +360,40 @@ def make_plan(
         options=options,
         build_requires_hook=hook,
         member_dir=facts.workspace_member,
+        member_manifests=manifests,
     )
+
+
+def _reachable_folders(lock: Lock) -> set[str]:
+    """Local folders the root may install: its graph with every extra and group, and no
+    marker evaluated (a superset of what uv sync installs, so that nothing needed is left out)."""
+    import posixpath
+
+    from packaging.utils import canonicalize_name
+
+    by_name: dict[str, list[LockedPackage]] = {}
+    for pkg in lock.packages:
+        by_name.setdefault(canonicalize_name(pkg.name), []).append(pkg)
+    seen: set[int] = set()
+    todo = [lock.root] if lock.root is not None else []
+    folders: set[str] = set()
+    while todo:
+        pkg = todo.pop()
+        if id(pkg) in seen:
+            continue
+        seen.add(id(pkg))
+        if pkg.local_folder is not None:
+            folders.add(posixpath.normpath(pkg.local_folder))
+        edges = list(pkg.dependencies)
+        for group in (*pkg.optional_dependencies.values(), *pkg.dev_dependencies.values()):
+            edges += group
+        for edge in edges:
+            todo += [
+                p
+                for p in by_name.get(canonicalize_name(edge.name), [])
+                if edge.version is None or p.version == edge.version
+            ]
+    return folders
 
 
 def _git_sources(lock: Lock) -> tuple[str, ...]:

@@ -95,6 +95,7 @@ def test_plan_syncs_the_member_and_says_so() -> None:
     plan = plan_member()
     assert plan.sync_flags[:2] == ("--locked", "--package ws-app")
     assert plan.local_paths == ("packages/ws-lib",)
+    assert plan.member_manifests == ("packages/ws-app",)
     assert plan.member_dir == "packages/ws-app"
     assert plan.entrypoint == ("ws-app",)
     assert plan.default_tag == "ws-app:0.1.0"
@@ -116,8 +117,13 @@ def test_render_copies_the_members_pyproject_and_builds_its_folder() -> None:
 
 def test_the_library_member_plans_too() -> None:
     plan = plan_member("ws-lib")
-    assert plan.local_paths == ("packages/ws-app",)  # every member is in the workspace's lock
+    # ws-lib installs no member: ws-app (and ws-lib itself) come by their pyproject.toml alone.
+    assert plan.local_paths == ()
+    assert plan.member_manifests == ("packages/ws-app", "packages/ws-lib")
     assert plan.sync_flags[1] == "--package ws-lib"
+    text = render_dockerfile(plan)
+    assert "COPY packages/ws-app/pyproject.toml packages/ws-app/pyproject.toml\n" in text
+    assert "COPY packages/ws-app packages/ws-app\n" not in text
 
 
 @needs_uv
