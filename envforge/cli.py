@@ -111,6 +111,10 @@ PythonSourceOpt = Annotated[
         "--python-source", help="The image's Python: 'base' (the base image's) or 'uv' (managed)."
     ),
 ]
+PackageOpt = Annotated[
+    str | None,
+    typer.Option("--package", help="Build this member of the uv workspace whose root is PATH."),
+]
 CaOpt = Annotated[
     Path | None,
     typer.Option(
@@ -201,6 +205,7 @@ _BUILD_PARAMS = tuple(
         ("cpu", CpuOpt, False),
         ("cuda", CudaOpt, None),
         ("python_source", PythonSourceOpt, None),
+        ("package", PackageOpt, None),
     )
 )
 
@@ -220,7 +225,9 @@ def build_flags(func: F) -> F:
             shared.pop("cuda"),
             shared.pop("python_source"),
         )
+        package = shared.pop("package")
         options = _options(**shared, cpu=cpu, cuda=cuda, python_source=python_source)
+        options = replace(options, package=package or None)
         return func(*args, flags=BuildFlags(options, shared["ca_bundle"]), **kwargs)
 
     wrapper.__signature__ = signature.replace(parameters=[*own, *_BUILD_PARAMS])  # type: ignore[attr-defined]
@@ -353,7 +360,7 @@ def build(
     from concurrent.futures import ThreadPoolExecutor
 
     from envforge import engine
-    from envforge.loader import check_lock_fresh, git_revision
+    from envforge.loader import UNCHECKED, check_lock_fresh, git_revision
     from envforge.outputs import classify, write_outputs
     from envforge.plan import CA_IN_CONTEXT
 
@@ -365,7 +372,10 @@ def build(
         fresh = pool.submit(check_lock_fresh, loaded.root, loaded.project, loaded.lock)
         revision = pool.submit(git_revision, loaded.root)
         client = engine.connect()
-        fresh.result()  # a stale lock stops here, before any file is written
+        freshness = fresh.result()  # a stale lock stops here, before any file is written
+    if freshness.startswith(UNCHECKED):
+        # The build's `uv sync --locked` refuses a stale lock anyway: said, not refused here.
+        _err(f"warning: uv.lock {freshness}; the build's uv sync --locked is the check")
 
     files = _rendered(the_plan)
     ours = {n: t for n, t in files.items() if force or classify(loaded.root / n, t) != "conflict"}
@@ -587,6 +597,7 @@ def readme(
     group: GroupOpt = None,
     cpu: CpuOpt = False,
     cuda: CudaOpt = None,
+    package: PackageOpt = None,
 ) -> None:
     """Write or update the requirements section of README.md (driver, CUDA, GPUs, commands)."""
     from envforge import readme as readme_mod
@@ -607,8 +618,11 @@ def readme(
             cuda=cuda,
         ),
         host_gpu=False,
+        package=package or None,
     )
-    loaded, the_plan = _plan(path, options, check_lock=False)
+    # A stale lock is refused, as by every command that reads it: a README must not
+    # publish what the lock no longer gives.
+    loaded, the_plan = _plan(path, options)
     raise typer.Exit(readme_mod.readme_command(loaded, the_plan, check=check, create=create))
 
 

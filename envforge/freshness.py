@@ -9,13 +9,13 @@ markers (python_version becomes python_full_version, say), so markers other than
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from envforge.lockfile import Lock, LockedRequirement
+from envforge.lockfile import Lock, LockedRequirement, RootMetadata
 from envforge.project import Project
 
 _EXTRA_RE = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
@@ -83,7 +83,34 @@ def lock_drift(project: Project, lock: Lock) -> list[str]:
             f"requires-python: pyproject.toml says '{project.requires_python or ''}', "
             f"uv.lock says '{lock.requires_python or ''}'"
         )
-    meta = lock.root_metadata
+    return drift + metadata_drift(project, lock.root_metadata)
+
+
+def path_drift(lock: Lock, local: Mapping[str, Project | str]) -> tuple[list[str], list[str]]:
+    """The lock's local-folder packages (path sources, workspace members) against their own
+    pyproject.toml: local maps each folder to its Project, or to why it cannot be read.
+    Returns (drift, what could not be compared)."""
+    drift: list[str] = []
+    unknown: list[str] = []
+    for pkg in lock.packages:
+        folder = pkg.local_folder
+        if pkg is lock.root or folder is None or folder not in local:
+            continue
+        project = local[folder]
+        if isinstance(project, str):
+            unknown.append(f"{pkg.name} ({folder}): {project}")
+            continue
+        if canonicalize_name(project.name) != canonicalize_name(pkg.name):
+            drift.append(f"{folder}: pyproject.toml names '{project.name}', uv.lock '{pkg.name}'")
+            continue
+        if pkg.metadata is not None:
+            drift += [f"{folder}: {d}" for d in metadata_drift(project, pkg.metadata)]
+    return drift, unknown
+
+
+def metadata_drift(project: Project, meta: RootMetadata) -> list[str]:
+    """How a package's recorded [package.metadata] differs from its pyproject.toml."""
+    drift: list[str] = []
     wanted = [_from_project(r, None) for r in project.dependencies]
     for extra, reqs in project.optional_dependencies.items():
         wanted += [_from_project(r, canonicalize_name(extra)) for r in reqs]

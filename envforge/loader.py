@@ -18,9 +18,16 @@ from typing import Any
 
 import tomlkit
 import tomlkit.exceptions
+from packaging.utils import canonicalize_name
 
-from envforge.errors import InvalidProjectError, LockError, ProjectNotFoundError
-from envforge.freshness import lock_drift
+from envforge.errors import (
+    EnvforgeError,
+    InvalidProjectError,
+    LockError,
+    PlanError,
+    ProjectNotFoundError,
+)
+from envforge.freshness import lock_drift, path_drift
 from envforge.lockfile import Lock, lock_hash
 from envforge.plan import ProjectFacts, default_ignored_folders
 from envforge.project import Project
@@ -44,7 +51,10 @@ class LoadedProject:
     freshness: str  # how the lock was found up to date, for `envforge plan`
 
 
-def load_project(path: str | Path, *, check_lock: bool = True) -> LoadedProject:
+def load_project(
+    path: str | Path, *, check_lock: bool = True, package: str | None = None
+) -> LoadedProject:
+    """The project at path; package: the member to build, when path is a uv workspace root."""
     root = Path(path)
     if not root.exists():
         raise ProjectNotFoundError(str(path), missing=True)
@@ -53,18 +63,46 @@ def load_project(path: str | Path, *, check_lock: bool = True) -> LoadedProject:
     pyproject_path = root / "pyproject.toml"
     if not pyproject_path.is_file():
         raise ProjectNotFoundError(str(root))
-    text = _read(pyproject_path)
-    try:
-        # tomlkit, not tomllib: its errors carry line and column for the user.
-        data = tomlkit.parse(text).unwrap()
-    except tomlkit.exceptions.ParseError as exc:
-        raise InvalidProjectError(
-            f"Invalid TOML ({exc})", file=str(pyproject_path), hint="Fix the syntax at that line."
-        ) from None
+    data = _parse_pyproject(pyproject_path)
+    workspace = _workspace_table(data)
+    member: str | None = None
+    own = data.get("project", {}).get("name") if isinstance(data.get("project"), Mapping) else None
+    if package is not None and isinstance(own, str) and _same(own, package):
+        package = None  # the workspace root's own project: built as without --package
+    if package is not None:
+        if workspace is None:
+            raise PlanError(
+                f"--package {package}: '{root}' is not a uv workspace root",
+                hint="--package names a member of the workspace whose root is PATH "
+                "(its pyproject.toml has [tool.uv.workspace]).",
+            )
+        members = workspace_members(root, workspace)
+        member = members.get(canonicalize_name(package))
+        if member is None:
+            raise PlanError(
+                f"No member {package!r} in the uv workspace at '{root}'",
+                hint=f"Its members: {', '.join(sorted(members)) or 'none'}.",
+            )
+        data = _parse_pyproject(root / member / "pyproject.toml")
+    elif workspace is not None and "project" not in data:
+        members = workspace_members(root, workspace)
+        raise PlanError(
+            f"'{root}' is a virtual uv workspace root (no [project]): name the member to build",
+            hint=f"envforge build {root} --package NAME "
+            f"(members: {', '.join(sorted(members)) or 'none'}).",
+        )
     project = Project.from_dict(data)
 
     lock_path = root / "uv.lock"
     if not lock_path.is_file():
+        enclosing = enclosing_workspace(root)
+        if enclosing is not None:
+            raise LockError(
+                f"'{root}' is the member {project.name} of the uv workspace at "
+                f"'{enclosing}', whose uv.lock builds it",
+                hint=f"Run envforge on the workspace root with --package {project.name}: "
+                f"envforge build {enclosing} --package {project.name}",
+            )
         raise LockError(
             f"No uv.lock in '{root}'",
             hint="Run 'uv lock' in the project, then commit uv.lock: envforge builds exactly the lock.",
@@ -77,14 +115,16 @@ def load_project(path: str | Path, *, check_lock: bool = True) -> LoadedProject:
         raise LockError(
             f"Invalid TOML in '{lock_path}' ({exc})", hint="Regenerate it with 'uv lock'."
         ) from None
-    lock = Lock.from_dict(lock_data, project_name=project.name)
+    lock = Lock.from_dict(lock_data, project_name=project.name, root_folder=member or ".")
 
     freshness = "not checked"
     if check_lock:
         freshness = check_lock_fresh(root, project, lock)
 
     pv = root / ".python-version"
-    top_level = frozenset(p.name for p in root.iterdir())
+    # A workspace member's own folder holds its source; the workspace root is the context.
+    source_root = root / (member or ".")
+    top_level = frozenset(p.name for p in source_root.iterdir())
     facts = ProjectFacts(
         lock_hash=lock_hash(lock_bytes),
         python_version_file=_read(pv) if pv.is_file() else None,
@@ -92,9 +132,11 @@ def load_project(path: str | Path, *, check_lock: bool = True) -> LoadedProject:
         git_source=git_remote_url(root),
         # Only a dynamic version needs it (the default tag); build reads it again anyway.
         revision=git_revision(root) if project.dynamic_version else None,
-        ignored_folders=_ignored_folders(root, top_level),
+        ignored_folders=_ignored_folders(root, frozenset(p.name for p in root.iterdir())),
+        build_markers=build_markers(source_root),
+        workspace_member=member,
     )
-    packages, main_modules = source_modules(root, data, is_package=project.is_package)
+    packages, main_modules = source_modules(source_root, data, is_package=project.is_package)
     facts = replace(facts, packages=packages, main_modules=main_modules)
     return LoadedProject(root, project, lock, facts, freshness)
 
@@ -124,6 +166,140 @@ def _ignored_folders(root: Path, top_level: frozenset[str]) -> tuple[tuple[str, 
     return tuple(sorted(found))
 
 
+def _same(a: str, b: str) -> bool:
+    return canonicalize_name(a) == canonicalize_name(b)
+
+
+def _parse_pyproject(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ProjectNotFoundError(str(path.parent))
+    text = _read(path)
+    try:
+        # tomlkit, not tomllib: its errors carry line and column for the user.
+        data: dict[str, Any] = tomlkit.parse(text).unwrap()
+    except tomlkit.exceptions.ParseError as exc:
+        raise InvalidProjectError(
+            f"Invalid TOML ({exc})", file=str(path), hint="Fix the syntax at that line."
+        ) from None
+    return data
+
+
+def _workspace_table(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    tool = data.get("tool")
+    uv = tool.get("uv") if isinstance(tool, Mapping) else None
+    workspace = uv.get("workspace") if isinstance(uv, Mapping) else None
+    return workspace if isinstance(workspace, Mapping) else None
+
+
+# A member folder reaches COPY lines: plain relative paths only.
+_MEMBER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
+_MAX_MEMBERS = 500
+
+
+def workspace_members(root: Path, workspace: Mapping[str, Any]) -> dict[str, str]:
+    """A workspace's members, normalized name -> folder relative to root ([tool.uv.workspace]
+    members globs minus exclude, each a folder with a pyproject.toml naming a project)."""
+
+    def globbed(key: str) -> set[str]:
+        patterns = workspace.get(key, [])
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            raise InvalidProjectError(f"'tool.uv.workspace.{key}' must be an array of strings")
+        found: set[str] = set()
+        for pattern in patterns:
+            if pattern.startswith("/") or ".." in pattern.split("/") or not pattern.strip():
+                raise InvalidProjectError(
+                    f"Workspace {key} pattern {pattern!r} leaves the workspace",
+                    file=str(root / "pyproject.toml"),
+                )
+            for hit in sorted(root.glob(pattern))[:_MAX_MEMBERS]:
+                if hit.is_dir() and not hit.is_symlink():
+                    found.add(hit.relative_to(root).as_posix())
+        return found
+
+    members: dict[str, str] = {}
+    for folder in sorted(globbed("members") - globbed("exclude")):
+        path = root / folder / "pyproject.toml"
+        if not path.is_file():
+            continue
+        try:
+            name = tomllib.loads(path.read_text("utf-8")).get("project", {}).get("name")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
+            continue
+        if not isinstance(name, str):
+            continue
+        if not _MEMBER_RE.fullmatch(folder):
+            raise InvalidProjectError(
+                f"Workspace member folder {folder!r} has characters envforge does not copy",
+                file=str(root / "pyproject.toml"),
+                hint="Rename it with letters, digits, '.', '_', '-' and '/'.",
+            )
+        members[canonicalize_name(name)] = folder
+    return members
+
+
+def enclosing_workspace(root: Path, *, max_levels: int = 32) -> Path | None:
+    """The root of the uv workspace that has root among its members, if any."""
+    here = root.resolve()
+    for parent in list(here.parents)[:max_levels]:
+        pyproject = parent / "pyproject.toml"
+        if not pyproject.is_file():
+            continue
+        try:
+            data = tomllib.loads(pyproject.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        workspace = _workspace_table(data)
+        if workspace is None:
+            continue
+        try:
+            members = workspace_members(parent, workspace)
+        except InvalidProjectError:
+            return None
+        if here.relative_to(parent).as_posix() in members.values():
+            return parent
+        return None  # uv stops at the first workspace root above, and so do we
+    return None
+
+
+_NATIVE_SUFFIXES = frozenset({".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs"})
+_MARKER_FILES = ("CMakeLists.txt", "meson.build", "Cargo.toml", "setup.py")
+_SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "build", "dist", ".tox"})
+
+
+def build_markers(root: Path, *, max_entries: int = 5000, max_depth: int = 4) -> frozenset[str]:
+    """Signs that the project compiles, from a bounded look at its tree (no symlink followed)."""
+    found = {name for name in _MARKER_FILES if (root / name).is_file()}
+    setup = root / "setup.py"
+    if "setup.py" in found:
+        try:
+            text = setup.read_bytes()[:200_000].decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        if any(word in text for word in ("ext_modules", "Extension(", "cythonize")):
+            found.add("setup.py:ext_modules")
+    seen = 0
+    stack = [(root, 0)]
+    while stack and seen < max_entries:
+        folder, depth = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen >= max_entries:
+                break
+            if entry.is_symlink():
+                continue
+            if entry.is_dir():
+                if depth + 1 < max_depth and entry.name not in _SKIPPED_DIRS:
+                    stack.append((Path(entry.path), depth + 1))
+            elif os.path.splitext(entry.name)[1] in _NATIVE_SUFFIXES:
+                found.add("native-sources")
+                return frozenset(found)
+    return frozenset(found)
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text("utf-8")
@@ -131,38 +307,145 @@ def _read(path: Path) -> str:
         raise InvalidProjectError(f"Cannot read ({exc})", file=str(path)) from None
 
 
-def check_lock_fresh(root: Path, project: Project, lock: Lock) -> str:
-    """Refuse a stale lock. uv decides when it is on PATH; else compare recorded requirements."""
+# How `plan` and `build` say that nothing could tell whether the lock is up to date.
+UNCHECKED = "could not be checked"
+# uv's own settings that travel from the user's environment into `uv lock --check` and would
+# make it judge another lock than the build's (UV_EXCLUDE_NEWER, UV_INDEX_URL, UV_PRERELEASE,
+# ...): all UV_* are dropped, but for these, which change how uv connects, not what it resolves.
+_UV_ENV_KEPT = frozenset(
+    {"UV_CACHE_DIR", "UV_NATIVE_TLS", "UV_SYSTEM_CERTS", "UV_HTTP_TIMEOUT", "UV_NO_PROGRESS"}
+)
+_UV_MESSAGE_MAX = 1500
+
+
+# An index's credentials say how to reach it, not what to resolve: kept too.
+_UV_CREDENTIALS = re.compile(r"UV_INDEX_[A-Z0-9_]+_(USERNAME|PASSWORD)|UV_KEYRING_PROVIDER")
+
+
+def _uv_env(config_home: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("UV_") or k in _UV_ENV_KEPT or _UV_CREDENTIALS.fullmatch(k)
+    }
+    # No user- or system-level uv.toml either (a user's exclude-newer): the build has none.
+    env["XDG_CONFIG_HOME"] = config_home
+    env["XDG_CONFIG_DIRS"] = config_home
+    return env
+
+
+def uv_message(stderr: str) -> str:
+    """uv's stderr for an error line: control characters out, bounded, one line."""
+    text = "".join(c if c.isprintable() or c == "\n" else " " for c in stderr)
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    # uv's "Using CPython ..." and "Resolved N packages" lines say nothing about the failure.
+    lines = [x for x in lines if not x.startswith(("Using ", "Resolved "))] or lines
+    joined = " | ".join(lines)
+    if len(joined) > _UV_MESSAGE_MAX:
+        joined = joined[: _UV_MESSAGE_MAX - 3] + "..."
+    return joined or "(no message)"
+
+
+def check_lock_fresh(
+    root: Path, project: Project, lock: Lock, *, lock_root: Path | None = None
+) -> str:
+    """Refuse a stale lock; say how it was found fresh, or that it could not be checked.
+
+    uv decides when it is on PATH: `uv lock --check --offline` first (a fresh lock needs no
+    network), then online; without the user's UV_* settings and uv.toml, as in the build.
+    When uv fails for another reason than staleness, its own message is the error. Without
+    uv, envforge compares the recorded requirements, of the project and of its local folders.
+    lock_root: the folder of uv.lock when it is not root's (a workspace member's root).
+    """
+    where = lock_root or root
     stale_hint = "Run 'uv lock' in the project to bring uv.lock up to date, then retry."
     uv = shutil.which("uv")
     if uv:
-        try:
-            done = subprocess.run(
-                [uv, "lock", "--check", "--directory", str(root)],
-                capture_output=True,
-                text=True,
-                timeout=UV_CHECK_TIMEOUT_S,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="envforge-uv-config-") as config_home:
+            env = _uv_env(config_home)
             done = None
-        if done is not None and done.returncode == 0:
-            return "uv lock --check"
-        if done is not None and "needs to be updated" in done.stderr:
-            raise LockError(
-                f"uv.lock in '{root}' is out of date with pyproject.toml (uv lock --check)",
-                hint=stale_hint,
-            )
-        # uv failed for another reason (no network, say): fall back to our own comparison.
+            for offline in (True, False):
+                argv = [uv, "lock", "--check", "--directory", str(where)]
+                try:
+                    done = subprocess.run(
+                        argv + (["--offline"] if offline else []),
+                        capture_output=True, text=True, timeout=UV_CHECK_TIMEOUT_S,
+                        check=False, env=env, stdin=subprocess.DEVNULL,
+                    )  # fmt: skip
+                except subprocess.TimeoutExpired:
+                    return f"{UNCHECKED}: uv lock --check did not finish in {UV_CHECK_TIMEOUT_S} s"
+                except OSError as exc:
+                    return f"{UNCHECKED}: uv lock --check did not start ({exc.strerror or exc})"
+                if done.returncode == 0:
+                    return "uv lock --check" + (" --offline" if offline else "")
+                if "needs to be updated" in done.stderr:
+                    raise LockError(
+                        f"uv.lock in '{where}' is out of date with pyproject.toml (uv lock --check)",
+                        hint=stale_hint,
+                    )
+        assert done is not None
+        raise LockError(
+            f"uv lock --check failed in '{where}': {uv_message(done.stderr)}",
+            hint="That is uv's own message: fix what it names (a missing folder or git "
+            "submodule, an index it cannot reach), then retry; envforge builds only a lock "
+            "that uv accepts.",
+        )
+    return _fallback(root, project, lock, where, stale_hint)
+
+
+def _fallback(root: Path, project: Project, lock: Lock, where: Path, stale_hint: str) -> str:
+    """No uv on PATH: envforge's own comparison, which says when it cannot tell."""
     drift = lock_drift(project, lock)
+    local: dict[str, Project | str] = {}
+    for pkg in lock.packages:
+        folder = pkg.local_folder
+        if pkg is lock.root or folder is None or folder in local:
+            continue
+        local[folder] = _local_project(where, folder)
+    more, unknown = path_drift(lock, local)
+    drift += more
     if drift:
         shown = "; ".join(drift[:5]) + (f"; and {len(drift) - 5} more" if len(drift) > 5 else "")
         raise LockError(
-            f"uv.lock in '{root}' is out of date with pyproject.toml: {shown}", hint=stale_hint
+            f"uv.lock in '{where}' is out of date with pyproject.toml: {shown}", hint=stale_hint
         )
-    return "recorded requirements match pyproject.toml" + (
-        "" if not uv else " (uv lock --check could not run)"
+    if unknown:
+        return (
+            f"{UNCHECKED}: uv is not on PATH, and envforge cannot compare "
+            + "; ".join(unknown[:3])
+            + (f"; and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        )
+    return (
+        "recorded requirements match pyproject.toml; uv is not on PATH, so markers and "
+        "sources were not compared"
     )
+
+
+def _local_project(where: Path, folder: str) -> Project | str:
+    """A local folder's Project, or why envforge cannot compare it."""
+    path = where / folder / "pyproject.toml"
+    if not path.is_file():
+        if (where / folder / "setup.py").is_file():
+            return "it has setup.py and no pyproject.toml"
+        return "its pyproject.toml is missing (a git submodule not checked out?)"
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return f"its pyproject.toml cannot be read ({type(exc).__name__})"
+    dynamic = (
+        data.get("project", {}).get("dynamic", []) if isinstance(data.get("project"), dict) else []
+    )
+    if isinstance(dynamic, list) and {"dependencies", "optional-dependencies"} & set(
+        map(str, dynamic)
+    ):
+        return "its dependencies are dynamic"
+    try:
+        return Project.from_dict(data)
+    except EnvforgeError as exc:
+        return f"its pyproject.toml is invalid ({exc})"
 
 
 def git_remote_url(root: Path) -> str | None:

@@ -48,6 +48,9 @@ class LockedPackage:
     resolution_markers: tuple[str, ...] = ()
     wheels: tuple[str, ...] = ()
     has_sdist: bool = False
+    # [package.metadata] of a package built from a local folder (the project, a workspace
+    # member, a path source): what uv resolved it from, for the freshness fallback.
+    metadata: RootMetadata | None = None
 
     @property
     def dependency_names(self) -> tuple[str, ...]:
@@ -55,7 +58,18 @@ class LockedPackage:
 
     @property
     def is_root_candidate(self) -> bool:
-        return self.source.get("editable") == "." or self.source.get("virtual") == "."
+        return self.is_at(".")
+
+    @property
+    def local_folder(self) -> str | None:
+        """The folder uv builds it from (relative to the lock), when it is a local one."""
+        for kind in ("editable", "virtual", "directory"):
+            if kind in self.source:
+                return self.source[kind]
+        return None
+
+    def is_at(self, folder: str) -> bool:
+        return self.source.get("editable") == folder or self.source.get("virtual") == folder
 
 
 @dataclass(frozen=True)
@@ -79,7 +93,10 @@ class Lock:
         return next((p for p in self.packages if canonicalize_name(p.name) == wanted), None)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, project_name: str) -> Lock:
+    def from_dict(
+        cls, data: Mapping[str, Any], *, project_name: str, root_folder: str = "."
+    ) -> Lock:
+        """The lock, with `project_name` (at root_folder: a workspace member's) as its root."""
         version = data.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
             raise LockError(
@@ -114,7 +131,7 @@ class Lock:
             (
                 raw
                 for raw, pkg in zip(raw_packages, packages, strict=True)
-                if canonicalize_name(pkg.name) == wanted and pkg.is_root_candidate
+                if canonicalize_name(pkg.name) == wanted and pkg.is_at(root_folder)
             ),
             None,
         )
@@ -164,6 +181,11 @@ def _package(raw: Any, index: int) -> LockedPackage:
             if isinstance(w, Mapping)
         ),
         has_sdist="sdist" in raw,
+        metadata=(
+            _root_metadata(raw)
+            if any(k in source for k in ("editable", "virtual", "directory"))
+            else None
+        ),
     )
 
 
@@ -200,6 +222,8 @@ def _requirement(raw: Any, where: str) -> LockedRequirement:
 def _root_metadata(raw: Mapping[str, Any]) -> RootMetadata:
     meta = raw.get("metadata", {})
     where = f"package.metadata of {raw['name']}"
+    if not isinstance(meta, Mapping):
+        raise LockError(f"'{where}' must be a table in uv.lock")
     dist = tuple(_requirement(r, where) for r in meta.get("requires-dist", []))
     dev = {
         group: tuple(_requirement(r, f"{where}.requires-dev.{group}") for r in reqs)

@@ -20,7 +20,7 @@ from envforge.cuda_catalog import CudaCatalog
 from envforge.errors import InvalidProjectError, PlanError
 from envforge.gpu_needs import GpuNeeds
 from envforge.gpu_plan import GpuPlan, plan_gpu
-from envforge.lockfile import Lock
+from envforge.lockfile import Lock, LockedPackage
 from envforge.project import Project
 from envforge.wheeltags import GLIBC, UNKNOWN_GLIBC, Support, label, no_wheel, support
 
@@ -55,6 +55,7 @@ class BuildOptions:
     ca_bundle: bool = False
     cpu: bool = False  # --cpu: no GPU setup, the CPU variant of a lock that has both
     cuda: str | None = None  # --cuda X.Y: a system CUDA from an nvidia/cuda base
+    package: str | None = None  # --package: the workspace member to build
     host_gpu: bool | None = None  # whether this host has an NVIDIA GPU (None: not probed)
     python_source: str | None = None  # "base" or "uv" (managed Python)
     # The Python a named base image holds ("3.12.3"; "" when it has none; None: not probed).
@@ -80,6 +81,12 @@ class ProjectFacts:
     # top level (its source is copied as it is).
     packages: frozenset[str] = frozenset()
     main_modules: frozenset[str] = frozenset()
+    # Signs that the project compiles (bounded look at the source tree): "CMakeLists.txt",
+    # "meson.build", "Cargo.toml", "setup.py", "setup.py:ext_modules", "native-sources".
+    build_markers: frozenset[str] = frozenset()
+    # The folder of the workspace member being built (--package), relative to the workspace
+    # root, which holds pyproject.toml, uv.lock and the build context; None: the root itself.
+    workspace_member: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,13 @@ class Plan:
     dockerignore: tuple[str, ...]
     default_tag: str
     decisions: tuple[Decision, ...] = field(default=())
+    # Where the backend's PEP 517 get_requires_for_build_wheel runs: "deps" (from
+    # pyproject.toml alone), "project" (it needs the source, setup.py) or None (not run).
+    build_requires_hook: str | None = None
+    member_dir: str | None = None  # facts.workspace_member: the project's folder in the context
+    # Workspace members copied by their pyproject.toml alone (the one built, and those it
+    # does not install): uv finds the whole workspace, and an edit there rebuilds nothing.
+    member_manifests: tuple[str, ...] = ()
     # What was asked on the command line (variant extras included): what gives this plan again.
     options: BuildOptions = field(default_factory=BuildOptions)
     # A dynamic version: the image's version label is the revision build passes (revision_arg).
@@ -157,7 +171,26 @@ def make_plan(
     decisions.append(Decision("python", python, why))
     decisions += fit_notes
     decisions += [Decision(*reason) for reason in gpu.reasons]
+    if facts.workspace_member:
+        flags = [flags[0], f"--package {project.normalized_name}", *flags[1:]]
+        decisions.append(
+            Decision(
+                "workspace",
+                f"member {project.name} ({facts.workspace_member})",
+                "PATH is a uv workspace root: the member is built with uv sync --package from "
+                "the root's pyproject.toml and uv.lock, the workspace root is the build "
+                "context; the members it installs are copied into the dependency stage, the "
+                "others only by their pyproject.toml (uv --locked checks the whole workspace)",
+            )
+        )
     local_paths = _local_paths(lock)
+    manifests: tuple[str, ...] = ()
+    if facts.workspace_member:
+        needed = _reachable_folders(lock)
+        manifests = tuple(
+            sorted({p for p in local_paths if p not in needed} | {facts.workspace_member})
+        )
+        local_paths = tuple(p for p in local_paths if p in needed)
     if local_paths:
         decisions.append(
             Decision(
@@ -244,6 +277,25 @@ def make_plan(
         )
     )
 
+    build_apt = settings.build_apt_packages
+    git = _git_sources(lock)
+    if git:
+        if "git" not in build_apt:
+            build_apt = (*build_apt, "git")
+        shown = ", ".join(git[:3]) + (f" and {len(git) - 3} more" if len(git) > 3 else "")
+        decisions.append(
+            Decision(
+                "git",
+                "apt-get install git, in the builder stages only",
+                f"uv.lock installs {shown} from git: uv sync needs the git binary to fetch "
+                "it; installed with build-apt-packages in the dependency stage, never in the "
+                "final image",
+            )
+        )
+    hook, backend_decision = _backend(project, facts, build_apt)
+    if backend_decision is not None:
+        decisions.append(backend_decision)
+
     entrypoint, why = _entrypoint(project, facts)
     decisions.append(Decision("command", _shell_join(entrypoint), why))
     kept_folders, context_decision = _context_folders(project, facts, entrypoint)
@@ -312,7 +364,7 @@ def make_plan(
         install_project=project.is_package,
         entrypoint=entrypoint,
         apt_packages=settings.apt_packages,
-        build_apt_packages=settings.build_apt_packages,
+        build_apt_packages=build_apt,
         ports=settings.ports,
         env=dict(settings.env),
         labels=labels,
@@ -325,6 +377,9 @@ def make_plan(
         decisions=tuple(decisions),
         options=options,
         version_from_revision=project.dynamic_version,
+        build_requires_hook=hook,
+        member_dir=facts.workspace_member,
+        member_manifests=manifests,
     )
 
 
@@ -349,6 +404,123 @@ def image_version(project: Project, lock: Lock, facts: ProjectFacts) -> tuple[st
     if locked:
         return locked, f"{no_git}: the version uv.lock recorded"
     return "latest", f"{no_git}: tagged :latest"
+
+
+def _reachable_folders(lock: Lock) -> set[str]:
+    """Local folders the root may install: its graph with every extra and group, and no
+    marker evaluated (a superset of what uv sync installs, so that nothing needed is left out)."""
+    import posixpath
+
+    from packaging.utils import canonicalize_name
+
+    by_name: dict[str, list[LockedPackage]] = {}
+    for pkg in lock.packages:
+        by_name.setdefault(canonicalize_name(pkg.name), []).append(pkg)
+    seen: set[int] = set()
+    todo = [lock.root] if lock.root is not None else []
+    folders: set[str] = set()
+    while todo:
+        pkg = todo.pop()
+        if id(pkg) in seen:
+            continue
+        seen.add(id(pkg))
+        if pkg.local_folder is not None:
+            folders.add(posixpath.normpath(pkg.local_folder))
+        edges = list(pkg.dependencies)
+        for group in (*pkg.optional_dependencies.values(), *pkg.dev_dependencies.values()):
+            edges += group
+        for edge in edges:
+            todo += [
+                p
+                for p in by_name.get(canonicalize_name(edge.name), [])
+                if edge.version is None or p.version == edge.version
+            ]
+    return folders
+
+
+def _git_sources(lock: Lock) -> tuple[str, ...]:
+    """The locked packages that uv fetches with git ('name (url)')."""
+
+    def shown(text: str) -> str:  # for the terminal: no control characters, bounded
+        return "".join(c for c in text if c.isprintable())[:200]
+
+    return tuple(
+        sorted(
+            f"{shown(p.name)} ({shown(p.source['git'].split('?')[0].split('#')[0])})"
+            for p in lock.packages
+            if "git" in p.source
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _Backend:
+    what: str  # how it builds, for the plan
+    apt: tuple[str, ...]  # the build-apt-packages it is likely to need
+    hook: str | None  # where get_requires_for_build_wheel runs
+
+
+def _backend(
+    project: Project, facts: ProjectFacts, build_apt: tuple[str, ...]
+) -> tuple[str | None, Decision | None]:
+    """Whether the project's build backend compiles, what it likely needs, and where its
+    dynamic build requirements (PEP 517 get_requires_for_build_wheel) are installed."""
+    if not project.is_package:
+        return None, None
+    from packaging.utils import canonicalize_name
+
+    requires = {canonicalize_name(r.name) for r in project.build_requires}
+    backend = project.build_backend or "setuptools.build_meta:__legacy__"
+    module = backend.split(":", 1)[0].split(".", 1)[0]
+    markers = facts.build_markers
+    cc = ("build-essential",)
+    rust = ("cargo", "rustc")
+    found: _Backend | None = None
+    if module == "scikit_build_core":
+        found = _Backend(
+            "scikit-build-core compiles with CMake (cmake and ninja come from PyPI)", cc, "deps"
+        )
+    elif module == "mesonpy":
+        found = _Backend("meson-python compiles with Meson (ninja comes from PyPI)", cc, "deps")
+    elif module == "maturin":
+        found = _Backend("maturin compiles Rust with cargo", rust, "deps")
+    elif module == "setuptools":
+        hook = "project" if "setup.py" in markers else None
+        if "setuptools-rust" in requires:
+            found = _Backend("setuptools-rust compiles Rust with cargo", rust, hook)
+        elif markers & {"setup.py:ext_modules", "native-sources"} or requires & {
+            "cython",
+            "pybind11",
+        }:
+            found = _Backend("setuptools compiles C/C++ extensions", cc, hook)
+        elif hook:
+            return hook, None  # setup.py may ask for more (setup_requires): asked, not compiled
+    elif requires & {"hatch-cython", "cython", "pybind11", "nanobind"}:
+        found = _Backend(
+            f"{module} with {', '.join(sorted(requires & {'hatch-cython', 'cython', 'pybind11', 'nanobind'}))} compiles C/C++",
+            cc,
+            None,
+        )
+    if found is None:
+        return None, None
+    missing = [p for p in found.apt if p not in build_apt]
+    wanted = ", ".join(f'"{p}"' for p in found.apt)
+    tools = "Rust toolchain" if found.apt == rust else "C/C++ compiler"
+    needs = (
+        f"likely needs [tool.envforge] build-apt-packages = [{wanted}] (the builder has no "
+        f"{tools} otherwise)"
+        if missing
+        else f"build-apt-packages has {', '.join(found.apt)}"
+    )
+    where = {
+        "deps": "its dynamic build requirements (PEP 517 get_requires_for_build_wheel) are "
+        "installed into /opt/build-env in the dependency stage",
+        "project": "its dynamic build requirements (PEP 517 get_requires_for_build_wheel, "
+        "which runs setup.py) are installed into /opt/build-env in the project stage",
+        None: "",
+    }[found.hook]
+    reason = "; ".join(x for x in (f"{found.what}", needs, where) if x)
+    return found.hook, Decision("build backend", f"{backend} (compiles)", reason)
 
 
 def _local_paths(lock: Lock) -> tuple[str, ...]:

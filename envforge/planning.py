@@ -40,7 +40,7 @@ def plan_project(
     from envforge.loader import load_project
     from envforge.plan import make_plan
 
-    loaded = load_project(path, check_lock=check_lock)
+    loaded = load_project(path, check_lock=check_lock, package=options.package)
     if options.host_gpu is None and not options.cpu:
         driver = host.driver if host is not None else _probe_driver()
         options = replace(options, host_gpu=host_has_gpu(driver))

@@ -15,6 +15,10 @@ from envforge.errors import InvalidProjectError
 from envforge.settings import EnvforgeSettings
 
 _NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+# A PEP 517 object reference: dotted module, optionally ":" and a dotted attribute (ASCII only).
+_BACKEND_RE = re.compile(
+    r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)?"
+)
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
@@ -67,6 +71,9 @@ class Project:
     envforge: EnvforgeSettings = field(default_factory=EnvforgeSettings)
     # project.dynamic lists "version" and there is no static one: the build backend decides.
     dynamic_version: bool = False
+    # [build-system] build-backend (an object reference, "module:object"); None: PEP 517's
+    # fallback, setuptools' legacy backend.
+    build_backend: str | None = None
 
     @property
     def normalized_name(self) -> str:
@@ -145,6 +152,14 @@ class Project:
         build_requires = _requirements(
             build_system.get("requires", ["setuptools>=40.8.0"]), "build-system.requires"
         )
+        build_backend = build_system.get("build-backend")
+        if build_backend is not None and (
+            not isinstance(build_backend, str) or not _BACKEND_RE.fullmatch(build_backend)
+        ):
+            raise InvalidProjectError(
+                f"Invalid build backend {build_backend!r} in 'build-system.build-backend'",
+                hint='Name an importable object, such as "hatchling.build".',
+            )
         default_groups = uv.get("default-groups", ["dev"])
         if default_groups == "all":
             default_groups = list(groups)
@@ -167,6 +182,7 @@ class Project:
             uv_default_groups=default_groups,
             envforge=EnvforgeSettings.from_dict(tool.get("envforge", {})),
             dynamic_version=version is None and "version" in dynamic,
+            build_backend=build_backend,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,17 @@ def _templates_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent / "templates"
+
+
+# Runs in the build env: the backend's PEP 517 get_requires_for_build_wheel(), one
+# requirement a line into argv[2] (a file: setup.py may print on stdout).
+_HOOK = (
+    "import functools,importlib,sys;"
+    'm,_,o=sys.argv[1].partition(":");'
+    'b=functools.reduce(getattr,filter(None,o.split(".")),importlib.import_module(m));'
+    'h=getattr(b,"get_requires_for_build_wheel",None);'
+    'open(sys.argv[2],"w").write("".join(r+"\\n" for r in (h() if h else [])))'
+)
 
 
 def _dq(value: object) -> str:
@@ -52,6 +64,8 @@ def _context(plan: Plan) -> dict[str, object]:
         "managed_python": MANAGED_PYTHON,
         "sync_flags": " ".join(plan.sync_flags),
         "build_requires": " ".join(_dq(r) for r in plan.project.build_requires),
+        "hook_snippet": shlex.quote(_HOOK),
+        "src_dir": f"/src/{plan.member_dir}" if plan.member_dir else "/src",
     }
 
 

@@ -17,7 +17,10 @@ def plan_text(plan: Plan, freshness: str, where: str) -> str:
         "",
     ]
     rows = [(d.topic, d.choice, d.reason) for d in plan.decisions]
-    rows.append(("lock", plan.labels["dev.envforge.lock-hash"], f"up to date ({freshness})"))
+    checked = (
+        freshness if freshness.startswith("could not be checked") else f"up to date ({freshness})"
+    )
+    rows.append(("lock", plan.labels["dev.envforge.lock-hash"], checked))
     rows.append(("tag", plan.default_tag, "default for envforge build and run (--tag to change)"))
     width = max(len(topic) for topic, _, _ in rows) + 2
     pad = " " * width

@@ -41,6 +41,9 @@ CASES = {
     "onnx-gpu": (REPO / "tests/fixtures/projects/onnx-gpu", BuildOptions(), None),
     # A path dependency inside the project: its sources join the dependency stage.
     "with-local-lib": (REPO / "tests/fixtures/projects/with-local-lib", BuildOptions(), None),
+    # git in the builder only; a compiled backend's dynamic build requirements.
+    "git-source": (REPO / "tests/fixtures/projects/git-source", BuildOptions(), None),
+    "skbuild-c-ext": (REPO / "tests/fixtures/projects/skbuild-c-ext", BuildOptions(), None),
 }
 
 

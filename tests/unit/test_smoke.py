@@ -355,7 +355,7 @@ class FakeImage:
 def fake_build(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     seen: dict[str, Any] = {"report": []}
     monkeypatch.setattr(engine, "connect", lambda: object())
-    monkeypatch.setattr(loader, "check_lock_fresh", lambda *a: None)
+    monkeypatch.setattr(loader, "check_lock_fresh", lambda *a: "uv lock --check")
     monkeypatch.setattr(loader, "git_revision", lambda *a: None)
     monkeypatch.setattr(
         engine,
