@@ -368,7 +368,8 @@ def check_lock_fresh(
             env = _uv_env(config_home)
             done = None
             for offline in (True, False):
-                argv = [uv, "lock", "--check", "--directory", str(where)]
+                # No Python download just to check a lock: slow, and offline sites have none.
+                argv = [uv, "lock", "--check", "--no-python-downloads", "--directory", str(where)]
                 try:
                     done = subprocess.run(
                         argv + (["--offline"] if offline else []),
@@ -386,6 +387,10 @@ def check_lock_fresh(
                         f"uv.lock in '{where}' is out of date with pyproject.toml (uv lock --check)",
                         hint=stale_hint,
                     )
+                if any(sign in done.stderr for sign in _NO_INTERPRETER):
+                    # A fact about this host, not the lock: envforge's own comparison decides.
+                    found = _fallback(root, project, lock, where, stale_hint, uv_found=True)
+                    return f"{found} (uv lock --check found no Python here that requires-python allows)"
         assert done is not None
         raise LockError(
             f"uv lock --check failed in '{where}': {uv_message(done.stderr)}",
@@ -396,8 +401,21 @@ def check_lock_fresh(
     return _fallback(root, project, lock, where, stale_hint)
 
 
-def _fallback(root: Path, project: Project, lock: Lock, where: Path, stale_hint: str) -> str:
-    """No uv on PATH: envforge's own comparison, which says when it cannot tell."""
+# uv's words when it has no interpreter for requires-python (it needs one to check a lock).
+_NO_INTERPRETER = ("No interpreter found", "Failed to inspect Python interpreter")
+
+
+def _fallback(
+    root: Path,
+    project: Project,
+    lock: Lock,
+    where: Path,
+    stale_hint: str,
+    *,
+    uv_found: bool = False,
+) -> str:
+    """envforge's own comparison (no uv on PATH, or no Python for it): says when it cannot tell."""
+    why = "uv could not run" if uv_found else "uv is not on PATH"
     drift = lock_drift(project, lock)
     local: dict[str, Project | str] = {}
     for pkg in lock.packages:
@@ -414,12 +432,12 @@ def _fallback(root: Path, project: Project, lock: Lock, where: Path, stale_hint:
         )
     if unknown:
         return (
-            f"{UNCHECKED}: uv is not on PATH, and envforge cannot compare "
+            f"{UNCHECKED}: {why}, and envforge cannot compare "
             + "; ".join(unknown[:3])
             + (f"; and {len(unknown) - 3} more" if len(unknown) > 3 else "")
         )
     return (
-        "recorded requirements match pyproject.toml; uv is not on PATH, so markers and "
+        f"recorded requirements match pyproject.toml; {why}, so markers and "
         "sources were not compared"
     )
 
