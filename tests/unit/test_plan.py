@@ -261,7 +261,7 @@ def test_default_sync_flags() -> None:
 
 def test_groups_switch_off_default_groups() -> None:
     p = plan(groups=("dev",))
-    assert p.sync_flags == ("--locked", "--no-default-groups", "--group dev", "--no-editable")
+    assert p.sync_flags == ("--locked", "--no-default-groups", "--group", "dev", "--no-editable")
     assert p.groups == ("dev",)
 
 
@@ -283,7 +283,7 @@ def test_extras() -> None:
     data = sklearn(project={"optional-dependencies": {"plots": ["matplotlib"], "gpu": ["cupy"]}})
     p = plan(data, extras=("plots",))
     assert p.extras == ("plots",)
-    assert p.sync_flags == ("--locked", "--no-dev", "--extra plots", "--no-editable")
+    assert p.sync_flags == ("--locked", "--no-dev", "--extra", "plots", "--no-editable")
 
 
 def test_all_extras() -> None:
