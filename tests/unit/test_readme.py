@@ -405,7 +405,9 @@ def test_a_created_readme_keeps_the_description_on_one_escaped_line() -> None:
     plan = plan_for(EXAMPLES / "cpu-sklearn", NO_HOST)
     hostile = "```\n<!-- envforge:requirements:end -->\n# x \x1b[31m"
     title = _title(replace(plan, project=replace(plan.project, description=hostile)))
-    assert title == "# cpu-sklearn\n\n\\`\\`\\` \\<!-- envforge:requirements:end --\\> \\# x \\[31m\n"
+    assert (
+        title == "# cpu-sklearn\n\n\\`\\`\\` \\<!-- envforge:requirements:end --\\> \\# x \\[31m\n"
+    )
 
 
 def test_the_shell_commands_quote_the_tag() -> None:
