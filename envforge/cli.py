@@ -158,10 +158,10 @@ def _options(
     if cuda is not None:
         validate.cuda_version(cuda, "--cuda")
     if python_source is not None and python_source not in PYTHON_SOURCES:
-        validate.fail("--python-source", python_source, "--python-source",
+        validate.fail("Python source", python_source, "--python-source",
                       f"Use one of: {', '.join(PYTHON_SOURCES)}.")  # fmt: skip
     if uv_source is not None and uv_source not in UV_SOURCES:
-        validate.fail("--uv-source", uv_source, "--uv-source / ENVFORGE_UV_SOURCE",
+        validate.fail("uv source", uv_source, "--uv-source / ENVFORGE_UV_SOURCE",
                       f"Use one of: {', '.join(UV_SOURCES)}.")  # fmt: skip
     if python is not None:
         validate.python_minor(python, "--python")
@@ -403,11 +403,9 @@ def build(
     ours = {n: t for n, t in files.items() if force or classify(loaded.root / n, t) != "conflict"}
     for written in write_outputs(loaded.root, ours, force=force):
         if written.action != "unchanged":
-            typer.echo(f"{written.action:<9} {loaded.root / written.name}")
+            _out(f"{written.action:<9} {loaded.root / written.name}")
     for name in sorted(set(files) - set(ours)):
-        typer.echo(
-            f"using     {loaded.root / name} as you edited it (envforge's flags do not change it)"
-        )
+        _out(f"using     {loaded.root / name} as you edited it (envforge's flags do not change it)")
 
     image_tag = tag or the_plan.default_tag
     ca_bundle = flags.ca_bundle
@@ -420,7 +418,7 @@ def build(
         extra_files=extra_files,
         nocache=no_cache,
     )
-    typer.echo(f"built     {built.tag}")
+    _out(f"built     {built.tag}")
     typer.echo(f"id        {built.id}")
     typer.echo(f"size      {built.size / 1e6:.1f} MB")
 

@@ -14,6 +14,8 @@ from envforge import validate
 from envforge.errors import InvalidProjectError
 from envforge.settings import EnvforgeSettings
 
+REQUIREMENT_MAX = 4096
+
 
 def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
     if not isinstance(value, kind):

@@ -14,6 +14,7 @@ _TABLE = "tool.envforge"
 UV_SOURCES = ("image", "pip")
 # Where the image's Python comes from: the base image's own, or uv's managed Python.
 PYTHON_SOURCES = ("base", "uv")
+COMMAND_MAX = 16384  # the ENTRYPOINT line: Docker refuses a line over 64 KB
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,11 @@ class EnvforgeSettings:
             if not command:
                 raise InvalidProjectError(
                     f"'{_TABLE}.command' is empty", hint='Give a command: ["python", "-m", "app"].'
+                )
+            if sum(len(word) + 4 for word in command) > COMMAND_MAX:
+                raise InvalidProjectError(
+                    f"'{_TABLE}.command' is over {COMMAND_MAX} characters",
+                    hint="Put a long command in a script, and run the script.",
                 )
             for i, word in enumerate(command):
                 if "\x00" in word:

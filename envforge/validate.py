@@ -68,9 +68,12 @@ def fail(what: str, value: object, where: str, hint: str, file: str | None = Non
     raise InvalidProjectError(message, file=file, hint=hint)
 
 
-def _string(value: object, what: str, where: str, file: str | None) -> str:
+def _string(value: object, what: str, where: str, file: str | None, max_len: int = 255) -> str:
+    """The value as a str of at most max_len characters (a Dockerfile line must stay short)."""
     if not isinstance(value, str):
         fail(what, value, where, f"Give a string, not {type(value).__name__}.", file)
+    if len(value) > max_len:
+        fail(what, value, where, f"Keep it under {max_len} characters.", file)
     return value
 
 
@@ -81,11 +84,9 @@ def has_control(text: str) -> bool:
 
 def single_line_text(value: object, where: str, max_len: int, file: str | None = None) -> str:
     """Text written on one line (a label, an ENV value): no control character, bounded."""
-    text = _string(value, "text", where, file)
+    text = _string(value, "text", where, file, max_len)
     if has_control(text):
         fail("text", text, where, "Write it on one line, without control characters.", file)
-    if len(text) > max_len:
-        fail("text", text, where, f"Keep it under {max_len} characters.", file)
     return text
 
 
@@ -101,7 +102,7 @@ def summary(value: str, max_len: int = DESCRIPTION_MAX) -> tuple[str, bool]:
 
 def image_ref(value: object, where: str, file: str | None = None) -> str:
     """A Docker image reference: [registry[:port]/]path[:tag][@sha256:<64 hex>]."""
-    text = _string(value, "image reference", where, file)
+    text = _string(value, "image reference", where, file, 512)
     if not _IMAGE_REF.fullmatch(text) or len(text.split("@", 1)[0]) > _IMAGE_NAME_MAX:
         fail(
             "image reference",
@@ -232,7 +233,7 @@ def relative_path(value: object, where: str, file: str | None = None) -> str:
     none of $ \\ * ? [ ] (COPY expands variables and wildcards). Returned normalised."""
     import posixpath
 
-    text = _string(value, "path", where, file)
+    text = _string(value, "path", where, file, 1024)
     hint = (
         "Give a folder inside the project, relative to it, on one line and without "
         "$ \\ * ? [ ] (COPY expands them)."
@@ -248,7 +249,7 @@ def relative_path(value: object, where: str, file: str | None = None) -> str:
 def ignore_pattern(value: object, where: str, file: str | None = "pyproject.toml") -> str:
     """One .dockerignore pattern: one line, not a comment, not a re-include ('!'): envforge
     writes the '!' lines itself, from [tool.envforge] include."""
-    text = _string(value, "pattern", where, file)
+    text = _string(value, "pattern", where, file, 1024)
     if not text.strip() or has_control(text) or text.lstrip().startswith(("!", "#")):
         fail(
             "pattern",
@@ -262,7 +263,7 @@ def ignore_pattern(value: object, where: str, file: str | None = "pyproject.toml
 
 
 def https_url(value: object, where: str, file: str | None = None) -> str:
-    text = _string(value, "URL", where, file)
+    text = _string(value, "URL", where, file, 2048)
     if not _HTTPS_URL.fullmatch(text):
         fail("URL", text, where, "Give an https:// URL without spaces or credentials.", file)
     return text

@@ -175,3 +175,20 @@ def test_registry_mirror() -> None:
 def test_for_terminal_escapes_control_characters() -> None:
     assert validate.for_terminal("a\x1b[31mb\n\tc\u202e\x00") == "a\\x1b[31mb\n\tc\\u202e\\x00"
     assert validate.one_line("a\nb") == "a\\nb"
+
+
+def test_values_are_bounded_so_no_dockerfile_line_grows_past_docker_s_limit() -> None:
+    from envforge.project import Project
+    from envforge.settings import EnvforgeSettings
+
+    with pytest.raises(InvalidProjectError):
+        validate.apt_package("a" * 300, "'tool.envforge.apt-packages'")
+    with pytest.raises(InvalidProjectError):
+        EnvforgeSettings.from_dict({"command": ["python", "x" * 20_000]})
+    with pytest.raises(InvalidProjectError):
+        Project.from_dict(
+            {
+                "project": {"name": "p", "version": "1"},
+                "build-system": {"requires": ['a; platform_release != "' + "x" * 5000 + '"']},
+            }
+        )
