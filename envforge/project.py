@@ -33,12 +33,12 @@ def _str_list(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _requirement(text: str, where: str) -> Requirement:
-    if validate.has_control(text):
+    if validate.has_control(text) or len(text) > REQUIREMENT_MAX:
         validate.fail(
             "requirement",
             text,
             f"'{where}'",
-            "Write each requirement on one line.",
+            f"Write each requirement on one line, in under {REQUIREMENT_MAX} characters.",
             "pyproject.toml",
         )
     try:
