@@ -12,12 +12,15 @@ same compose.yaml keys. A few cases run the real CLI in a subprocess.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import tomllib
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,9 +78,17 @@ def _alarm(signum: int, frame: object) -> None:
     raise _Hang(f"no answer within {TIME_LIMIT_S} s")
 
 
+@functools.lru_cache(maxsize=8)
+def _parse_lock(text: str) -> dict[str, Any]:
+    return tomllib.loads(text)
+
+
 @pytest.fixture(autouse=True)
 def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No uv, GPU probe or engine: the lock is taken as fresh, the host has no GPU."""
+    """No uv, GPU probe or engine: the lock is taken as fresh, the host has no GPU.
+    Parsed locks are kept (most cases share one lock; parsing it is most of a command)."""
+    cached = types.SimpleNamespace(loads=_parse_lock, TOMLDecodeError=tomllib.TOMLDecodeError)
+    monkeypatch.setattr(loader, "tomllib", cached)
     monkeypatch.setattr(loader, "check_lock_fresh", lambda *a: "not checked (hostile corpus)")
     monkeypatch.setattr(loader, "git_remote_url", lambda root: None)
     monkeypatch.setattr(cli, "_host_has_gpu", lambda: False)
