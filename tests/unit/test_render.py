@@ -152,3 +152,15 @@ def test_labels_and_env_escape_quotes_and_dollars() -> None:
     labels = {**plan.labels, "org.opencontainers.image.description": '"; x=${PATH} \\'}
     text = render_dockerfile(replace(plan, labels=labels))
     assert 'org.opencontainers.image.description="\\"; x=\\${PATH} \\\\" \\\n' in text
+
+
+def test_finalize_lets_only_filtered_values_and_bare_constants_through() -> None:
+    from envforge.errors import RenderError
+    from envforge.render import Quoted, _finalize
+
+    assert _finalize("/app/.venv") == "/app/.venv"
+    assert _finalize(10001) == 10001
+    assert _finalize(Quoted("'a b'")) == "'a b'"
+    for raw in ("a b", "x$(id)", "a\nRUN id", '"', True):
+        with pytest.raises(RenderError):
+            _finalize(raw)
