@@ -18,8 +18,8 @@ from envforge.errors import CatalogError
 
 CATALOG_SCHEMA = 1
 PYTHON_REGISTRY = "docker.io/library/python"
-_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-_PY_RE = re.compile(r"^3\.\d{1,2}$")
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}\Z")
+_PY_RE = re.compile(r"^3\.\d{1,2}\Z")
 _DEBIAN = ("bookworm", "trixie")
 
 

@@ -34,7 +34,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _err(text: str) -> None:
-    typer.echo(text, err=True)
+    from envforge.validate import for_terminal
+
+    typer.echo(for_terminal(text), err=True)
+
+
+def _out(text: str, *, nl: bool = True) -> None:
+    """Print what holds project strings: control characters shown escaped, never acted on."""
+    from envforge.validate import for_terminal
+
+    typer.echo(for_terminal(text), nl=nl)
 
 
 def handled(func: F) -> F:
@@ -47,11 +56,13 @@ def handled(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except EnvforgeError as exc:
-            _err(f"error: {exc.message}")
+            from envforge.validate import one_line
+
+            _err(f"error: {one_line(exc.message)}")
             for line in getattr(exc, "log_tail", []) or []:
-                _err(f"  | {line}")
+                _err(f"  | {one_line(line)}")
             if exc.hint:
-                _err(f"hint: {exc.hint}")
+                _err(f"hint: {one_line(exc.hint)}")
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
@@ -140,37 +151,47 @@ def _options(
     cuda: str | None = None,
     python_source: str | None = None,
 ) -> BuildOptions:
-    import re
-
+    from envforge import validate
     from envforge.errors import InputError
     from envforge.plan import BuildOptions
     from envforge.settings import PYTHON_SOURCES, UV_SOURCES
 
     if cpu and cuda:
-        raise InputError("--cpu and --cuda exclude each other")
-    if cuda is not None and not re.fullmatch(r"\d{2}\.\d{1,2}(\.\d{1,3})?", cuda):
         raise InputError(
-            f"Invalid --cuda {cuda!r}", hint="Give a CUDA release such as 12.4 or 12.4.1."
+            "--cpu and --cuda exclude each other", hint="Give --cpu for a CPU image, or --cuda X.Y."
         )
+    if cuda is not None:
+        validate.cuda_version(cuda, "--cuda")
     if python_source is not None and python_source not in PYTHON_SOURCES:
-        raise InputError(
-            f"Invalid --python-source {python_source!r}",
-            hint=f"Use one of: {', '.join(PYTHON_SOURCES)}.",
-        )
-
+        validate.fail("Python source", python_source, "--python-source",
+                      f"Use one of: {', '.join(PYTHON_SOURCES)}.")  # fmt: skip
     if uv_source is not None and uv_source not in UV_SOURCES:
-        raise InputError(
-            f"Invalid --uv-source {uv_source!r}", hint=f"Use one of: {', '.join(UV_SOURCES)}."
+        validate.fail("uv source", uv_source, "--uv-source / ENVFORGE_UV_SOURCE",
+                      f"Use one of: {', '.join(UV_SOURCES)}.")  # fmt: skip
+    if python is not None:
+        validate.python_minor(python, "--python")
+    base_image = base_image or None
+    if base_image is not None:
+        validate.image_ref(base_image, "--base-image / ENVFORGE_BASE_IMAGE")
+    uv_image = uv_image or None
+    if uv_image is not None:
+        validate.image_ref(uv_image, "--uv-image / ENVFORGE_UV_IMAGE")
+    registry_mirror = registry_mirror or None
+    if registry_mirror is not None:
+        registry_mirror = validate.registry_mirror(
+            registry_mirror, "--registry-mirror / ENVFORGE_REGISTRY_MIRROR"
         )
-    if python is not None and not python.count(".") == 1:
-        raise InputError(f"Invalid --python {python!r}", hint="Give major.minor, such as 3.11.")
+    for name in extra or ():
+        validate.extra_or_group_name(name, "--extra")
+    for name in group or ():
+        validate.extra_or_group_name(name, "--group")
     if ca_bundle is not None:
         _read_ca(ca_bundle)
     return BuildOptions(
         python=python,
-        base_image=base_image or None,
-        registry_mirror=registry_mirror or None,
-        uv_image=uv_image or None,
+        base_image=base_image,
+        registry_mirror=registry_mirror,
+        uv_image=uv_image,
         uv_source=uv_source,
         extras=tuple(extra or ()),
         all_extras=all_extras,
@@ -294,9 +315,9 @@ def dockerize(
 
         files["compose.yaml"] = render_compose(plan)
     for written in write_outputs(loaded.root, files, force=force):
-        typer.echo(f"{written.action:<9} {loaded.root / written.name}")
-    typer.echo(f"base      {plan.base_ref} (Python {plan.python})")
-    typer.echo(f"next      envforge build {path}")
+        _out(f"{written.action:<9} {loaded.root / written.name}")
+    _out(f"base      {plan.base_ref} (Python {plan.python})")
+    _out(f"next      envforge build {path}")
 
 
 @app.command()
@@ -330,7 +351,7 @@ def plan(
 
         typer.echo(json.dumps(plan_json(the_plan, loaded.freshness), indent=2))
     else:
-        typer.echo(plan_text(the_plan, loaded.freshness, str(path)), nl=False)
+        _out(plan_text(the_plan, loaded.freshness, str(path)), nl=False)
 
 
 @app.command()
@@ -381,11 +402,9 @@ def build(
     ours = {n: t for n, t in files.items() if force or classify(loaded.root / n, t) != "conflict"}
     for written in write_outputs(loaded.root, ours, force=force):
         if written.action != "unchanged":
-            typer.echo(f"{written.action:<9} {loaded.root / written.name}")
+            _out(f"{written.action:<9} {loaded.root / written.name}")
     for name in sorted(set(files) - set(ours)):
-        typer.echo(
-            f"using     {loaded.root / name} as you edited it (envforge's flags do not change it)"
-        )
+        _out(f"using     {loaded.root / name} as you edited it (envforge's flags do not change it)")
 
     image_tag = tag or the_plan.default_tag
     ca_bundle = flags.ca_bundle
@@ -399,7 +418,7 @@ def build(
         extra_files=extra_files,
         nocache=no_cache,
     )
-    typer.echo(f"built     {built.tag}")
+    _out(f"built     {built.tag}")
     typer.echo(f"id        {built.id}")
     typer.echo(f"size      {built.size / 1e6:.1f} MB")
     if no_check:

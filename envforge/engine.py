@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from envforge.gate import GpuRequest
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
-_STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)\Z")
 TAIL_LINES = 25
 
 

@@ -55,6 +55,11 @@ class CatalogError(EnvforgeError):
     """Package data failed validation: a bug in envforge, not in the user's project."""
 
 
+class RenderError(EnvforgeError):
+    """A value that cannot be written safely reached a template: a bug in envforge, since
+    envforge.validate refuses such values where they come in."""
+
+
 class PlanError(InputError):
     """No image can be planned from these inputs (no base image for a Python, say)."""
 

@@ -30,8 +30,8 @@ _GPUS_HINT = (
     "Use all, a number of GPUs (--gpus 2), or device= with GPU indexes or UUIDs "
     "(--gpus device=0,1 or --gpus device=GPU-<uuid>)."
 )
-_DEVICE_RE = re.compile(r"^(?:\d+|GPU-[0-9A-Fa-f-]+|MIG-[0-9A-Za-z/-]+)$")
-_SIZE_RE = re.compile(r"^(\d+)(?:([kmg])b?|b)?$", re.IGNORECASE)
+_DEVICE_RE = re.compile(r"^(?:\d+|GPU-[0-9A-Fa-f-]+|MIG-[0-9A-Za-z/-]+)\Z", re.ASCII)
+_SIZE_RE = re.compile(r"^(\d+)(?:([kmg])b?|b)?\Z", re.IGNORECASE | re.ASCII)
 _UNITS = {None: 1, "k": 2**10, "m": 2**20, "g": 2**30}
 _NO_DRIVER_WHY = (
     "--gpus hands the host's NVIDIA GPUs to the container: without a usable driver the engine "

@@ -17,11 +17,11 @@ from packaging.version import Version
 from envforge.cuda_catalog import CudaCatalog
 from envforge.lockfile import LockedPackage
 
-_RUNTIME_RE = re.compile(r"^nvidia-cuda-runtime(?:-cu(\d+))?$")
-_CUDNN_RE = re.compile(r"^nvidia-cudnn-cu(\d+)$")
-_LOCAL_CUDA_RE = re.compile(r"^cu(\d+)(\d)$")  # cu124 -> 12.4, cu130 -> 13.0
-_JAX_PLUGIN_RE = re.compile(r"^jax-cuda(\d+)-(?:plugin|pjrt)$")
-_CUPY_RE = re.compile(r"^cupy-cuda(\d+)x$")
+_RUNTIME_RE = re.compile(r"^nvidia-cuda-runtime(?:-cu(\d+))?\Z")
+_CUDNN_RE = re.compile(r"^nvidia-cudnn-cu(\d+)\Z")
+_LOCAL_CUDA_RE = re.compile(r"^cu(\d+)(\d)\Z")  # cu124 -> 12.4, cu130 -> 13.0
+_JAX_PLUGIN_RE = re.compile(r"^jax-cuda(\d+)-(?:plugin|pjrt)\Z")
+_CUPY_RE = re.compile(r"^cupy-cuda(\d+)x\Z")
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,10 @@ SMI_XML = ("-q", "-x")
 SMI_TIMEOUT_S = 15.0
 
 _NVML_MIG_ENABLE = 1  # pynvml.NVML_DEVICE_MIG_ENABLE
-_CC_RE = re.compile(r"^(\d+)\.(\d+)$")
-_MEM_RE = re.compile(r"^(\d+)\s*(B|KiB|MiB|GiB)?$")
+_CC_RE = re.compile(r"^(\d+)\.(\d+)\Z")
+_MEM_RE = re.compile(r"^(\d+)\s*(B|KiB|MiB|GiB)?\Z")
 _MEM_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
-_HEADER_RE = re.compile(r"^(?P<key>[^\[]+?)\s*(?:\[(?P<unit>[^\]]+)\])?$")
+_HEADER_RE = re.compile(r"^(?P<key>[^\[]+?)\s*(?:\[(?P<unit>[^\]]+)\])?\Z")
 _HEADER_ALIASES = {"gpu_name": "name", "gpu_uuid": "uuid", "mig.mode.current": "mig"}
 _BANNER_CUDA_RE = re.compile(r"CUDA Version:\s*(\d+\.\d+)")
 _VERSION_RE = re.compile(r"^\d+\.\d+")

@@ -14,7 +14,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from envforge import __version__
+from envforge import __version__, validate
 from envforge.catalog import PYTHON_REGISTRY, Catalog, PythonImage
 from envforge.cuda_catalog import CudaCatalog
 from envforge.errors import InvalidProjectError, PlanError
@@ -172,7 +172,7 @@ def make_plan(
     decisions += fit_notes
     decisions += [Decision(*reason) for reason in gpu.reasons]
     if facts.workspace_member:
-        flags = [flags[0], f"--package {project.normalized_name}", *flags[1:]]
+        flags = [flags[0], "--package", project.normalized_name, *flags[1:]]
         decisions.append(
             Decision(
                 "workspace",
@@ -266,7 +266,7 @@ def make_plan(
     decisions.append(
         Decision(
             "dependencies",
-            "uv sync " + " ".join(flags),
+            "uv sync " + _shell_join(tuple(flags)),
             "exactly the lock (--locked fails the build if uv.lock is stale); "
             + (
                 f"groups {', '.join(groups)} included as asked"
@@ -343,6 +343,15 @@ def make_plan(
 
     labels = _labels(project, python, base_name, base_digest, facts, extras, groups)
     labels.update(gpu.labels)
+    if project.description and validate.summary(project.description)[1]:
+        decisions.append(
+            Decision(
+                "description",
+                f"first {validate.DESCRIPTION_MAX} characters",
+                f"project.description has {len(project.description)} characters: the image's "
+                "description label holds a one-line summary (a Dockerfile line must stay short)",
+            )
+        )
     version, version_why = image_version(project, lock, facts)
     if version_why:
         decisions.append(Decision("version", version, version_why))
@@ -393,7 +402,7 @@ def image_version(project: Project, lock: Lock, facts: ProjectFacts) -> tuple[st
     """The version part of the default tag, and why when it is not the static version."""
     if project.version:
         return project.version, None
-    locked = lock.root.version if lock.root else None
+    locked = _lock_version(lock)
     if project.dynamic_version and facts.revision:
         return revision_tag(facts.revision), (
             "project.version is dynamic: the image is tagged with the git revision (git-<short "
@@ -523,6 +532,15 @@ def _backend(
     return found.hook, Decision("build backend", f"{backend} (compiles)", reason)
 
 
+def _lock_version(lock: Lock) -> str | None:
+    """The root's version as uv recorded it (a dynamic version): it becomes the image tag."""
+    if lock.root is None or lock.root.version is None:
+        return None
+    return validate.pep440_version(
+        lock.root.version, f"the version of {lock.root.name!r}", "uv.lock"
+    )
+
+
 def _local_paths(lock: Lock) -> tuple[str, ...]:
     """Folders of the lock's path dependencies, relative to the project; refused outside it."""
     import posixpath
@@ -538,12 +556,13 @@ def _local_paths(lock: Lock) -> tuple[str, ...]:
             norm = posixpath.normpath(where)
             if posixpath.isabs(norm) or norm == ".." or norm.startswith("../"):
                 raise PlanError(
-                    f"uv.lock installs {pkg.name} from '{where}', outside the project: "
+                    f"uv.lock installs {validate.one_line(pkg.name)} from "
+                    f"{validate.one_line(repr(where))}, outside the project: "
                     "a Docker build sees only the project folder",
                     hint="Move it inside the project (a uv workspace member), publish it, or "
                     "depend on it through git.",
                 )
-            paths.append(norm)
+            paths.append(validate.relative_path(where, f"the source of {pkg.name!r}", "uv.lock"))
     return tuple(sorted(set(paths)))
 
 
@@ -589,7 +608,9 @@ def parse_python_version_file(text: str) -> str:
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
-        match = re.fullmatch(r"(?:cpython[-@]?)?(3\.\d{1,2})(?:\.\d+)?(?:[-+].*)?", line)
+        match = re.fullmatch(
+            r"(?:cpython[-@]?)?(3\.\d{1,2})(?:\.\d+)?(?:[-+][A-Za-z0-9._+-]*)?", line, re.ASCII
+        )
         if not match:
             raise InvalidProjectError(
                 f"Unsupported Python request {line!r}",
@@ -979,9 +1000,10 @@ def _labels(
     if project.version:
         labels[f"{oci}.version"] = project.version
     if project.description:
-        labels[f"{oci}.description"] = project.description
-    if facts.git_source:
-        labels[f"{oci}.source"] = facts.git_source
+        labels[f"{oci}.description"] = validate.summary(project.description)[0]
+    source = validate.source_url(facts.git_source)
+    if source:
+        labels[f"{oci}.source"] = source
     labels[f"{oci}.base.name"] = base_name
     if base_digest:
         labels[f"{oci}.base.digest"] = base_digest

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,19 +10,18 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
+from envforge import validate
 from envforge.errors import InvalidProjectError
 from envforge.settings import EnvforgeSettings
 
-_NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
-# A PEP 517 object reference: dotted module, optionally ":" and a dotted attribute (ASCII only).
-_BACKEND_RE = re.compile(
-    r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)?"
-)
+REQUIREMENT_MAX = 4096
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
     if not isinstance(value, kind):
-        raise InvalidProjectError(f"'{where}' must be {what}, not {type(value).__name__}")
+        raise InvalidProjectError(
+            f"'{where}' must be {what}, not {type(value).__name__}", hint=f"Make it {what}."
+        )
     return value
 
 
@@ -35,10 +33,21 @@ def _str_list(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _requirement(text: str, where: str) -> Requirement:
+    if validate.has_control(text) or len(text) > REQUIREMENT_MAX:
+        validate.fail(
+            "requirement",
+            text,
+            f"'{where}'",
+            f"Write each requirement on one line, in under {REQUIREMENT_MAX} characters.",
+            "pyproject.toml",
+        )
     try:
         return Requirement(text)
     except InvalidRequirement as exc:
-        raise InvalidProjectError(f"Invalid requirement {text!r} in '{where}': {exc}") from None
+        raise InvalidProjectError(
+            f"Invalid requirement {text!r} in '{where}': {exc}",
+            hint="Write a PEP 508 requirement, such as numpy>=2.0.",
+        ) from None
 
 
 def _requirements(value: Any, where: str) -> tuple[Requirement, ...]:
@@ -93,14 +102,13 @@ class Project:
                 hint="Add a [project] table with at least 'name' (uv init writes one).",
             )
         _expect(project, Mapping, "project", "a table")
-        name = project.get("name")
-        if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise InvalidProjectError(f"Invalid project name {name!r} in 'project.name'")
+        name = validate.project_name(project.get("name"), "'project.name'")
 
         dynamic = _str_list(project.get("dynamic", []), "project.dynamic")
         version = project.get("version")
         if version is not None:
             _expect(version, str, "project.version", "a string")
+            validate.pep440_version(version, "'project.version'")
         elif "version" not in dynamic:
             raise InvalidProjectError(
                 "No 'project.version'", hint='Set version = "0.1.0" or list it in dynamic.'
@@ -118,8 +126,12 @@ class Project:
 
         optional = project.get("optional-dependencies", {})
         _expect(optional, Mapping, "project.optional-dependencies", "a table")
+        for extra in optional:
+            validate.extra_or_group_name(extra, "'project.optional-dependencies'", "pyproject.toml")
         groups_table = data.get("dependency-groups", {})
         _expect(groups_table, Mapping, "dependency-groups", "a table")
+        for group_name in groups_table:
+            validate.extra_or_group_name(group_name, "'dependency-groups'", "pyproject.toml")
         scripts = project.get("scripts", {})
         _expect(scripts, Mapping, "project.scripts", "a table")
         for key, target in scripts.items():
@@ -153,13 +165,8 @@ class Project:
             build_system.get("requires", ["setuptools>=40.8.0"]), "build-system.requires"
         )
         build_backend = build_system.get("build-backend")
-        if build_backend is not None and (
-            not isinstance(build_backend, str) or not _BACKEND_RE.fullmatch(build_backend)
-        ):
-            raise InvalidProjectError(
-                f"Invalid build backend {build_backend!r} in 'build-system.build-backend'",
-                hint='Name an importable object, such as "hatchling.build".',
-            )
+        if build_backend is not None:
+            build_backend = validate.object_reference(build_backend, "'build-system.build-backend'")
         default_groups = uv.get("default-groups", ["dev"])
         if default_groups == "all":
             default_groups = list(groups)
@@ -168,7 +175,7 @@ class Project:
         return cls(
             name=name,
             version=version,
-            description=project.get("description"),
+            description=_description(project.get("description")),
             requires_python=requires_python,
             dependencies=_requirements(project.get("dependencies", []), "project.dependencies"),
             optional_dependencies={
@@ -184,6 +191,12 @@ class Project:
             dynamic_version=version is None and "version" in dynamic,
             build_backend=build_backend,
         )
+
+
+def _description(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(_expect(value, str, "project.description", "a string"))
 
 
 def _group(entries: Any, group: str) -> DependencyGroup:

@@ -24,6 +24,7 @@ from envforge.cuda_catalog import CudaCatalog, arch_list_runs_on
 from envforge.errors import InputError
 from envforge.gpu_plan import newest_release
 from envforge.plan import APP_DIR, FALLBACK_COMMAND
+from envforge.validate import summary
 
 if TYPE_CHECKING:
     from envforge.loader import LoadedProject
@@ -64,11 +65,11 @@ def render_section(plan: Plan, catalog: CudaCatalog) -> str:
 
     flags = "".join(f" {f}" for f in build_flags(plan, catalog))
     gpus = " --gpus all" if gpu.uses_gpu else ""
-    tag = plan.default_tag
+    tag = shlex.quote(plan.default_tag)
     if plan.version_from_revision:
         # A dynamic version tags with the git revision; the section must not hold this
         # checkout's sha, so the command computes it where it runs.
-        tag = f"{plan.project.normalized_name}:git-$(git rev-parse --short=7 HEAD)"
+        tag = f'"{plan.project.normalized_name}:git-$(git rev-parse --short=7 HEAD)"'
     lines += [
         "",
         "### Build and run",
@@ -125,7 +126,7 @@ def build_flags(plan: Plan, catalog: CudaCatalog) -> list[str]:
     options = plan.options
     flags: list[str] = []
     if options.python:
-        flags.append(f"--python {plan.python}")
+        flags.append(f"--python {shlex.quote(plan.python)}")
     if options.base_image:
         flags.append(f"--base-image {shlex.quote(plan.base_ref)}")
     gpu = plan.gpu
@@ -135,7 +136,7 @@ def build_flags(plan: Plan, catalog: CudaCatalog) -> list[str]:
     if gpu.mode == "system" and asked and gpu.cuda is not None:
         configured = newest_release(catalog, settings.cuda) if settings.cuda else None
         if configured != gpu.cuda:
-            flags.append(f"--cuda {gpu.cuda}")
+            flags.append(f"--cuda {shlex.quote(gpu.cuda)}")
     if plan.extras != tuple(dict.fromkeys(settings.extras)):
         flags += [f"--extra {shlex.quote(e)}" for e in plan.extras]
     if plan.groups != tuple(dict.fromkeys(settings.groups)):
@@ -411,9 +412,22 @@ def _numbers(found: Sequence[tuple[int, int]]) -> str:
 
 
 def _title(plan: Plan) -> str:
-    """The start of a README that envforge creates: the project's name and description."""
+    """The start of a README that envforge creates: the project's name and description,
+    on one line each, with markdown's punctuation escaped (no heading, fence or marker)."""
     project = plan.project
-    return f"# {project.name}\n" + (f"\n{project.description}\n" if project.description else "")
+    title = f"# {markdown_text(project.name)}\n"
+    if not project.description:
+        return title
+    return title + f"\n{markdown_text(summary(project.description)[0])}\n"
+
+
+def markdown_text(text: str) -> str:
+    """Plain text for a markdown paragraph: every character markdown or HTML could read as
+    syntax is backslash-escaped, so the text can open no fence, comment or marker."""
+    return "".join(f"\\{c}" if c in _MARKDOWN_SPECIAL else c for c in text)
+
+
+_MARKDOWN_SPECIAL = frozenset("\\`*_[]<>#~|")
 
 
 def _read(path: Path) -> str | None:

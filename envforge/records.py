@@ -66,7 +66,7 @@ TITLE_LABEL = "org.opencontainers.image.title"
 VERSION_LABEL = "org.opencontainers.image.version"
 COLUMNS = ("STARTED", "EXIT", "DURATION", "IMAGE", "COMMIT", "GPU")
 _NAME_RE = re.compile(r"[^a-z0-9._-]+")
-_IMAGE_ID_RE = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
+_IMAGE_ID_RE = re.compile(r"^(sha256:)?[0-9a-f]{12,64}\Z")
 
 
 class RecordError(EnvforgeError):

@@ -6,6 +6,7 @@ import textwrap
 from typing import Any
 
 from envforge.plan import Plan
+from envforge.validate import one_line
 
 PLAN_SCHEMA = 1
 
@@ -13,15 +14,20 @@ PLAN_SCHEMA = 1
 def plan_text(plan: Plan, freshness: str, where: str) -> str:
     project = plan.project
     lines = [
-        f"envforge plan for {project.name} {project.version or ''} ({where})".replace("  ", " "),
+        one_line(f"envforge plan for {project.name} {project.version or ''} ({where})").replace(
+            "  ", " "
+        ),
         "",
     ]
-    rows = [(d.topic, d.choice, d.reason) for d in plan.decisions]
+    # One line per value: a newline or escape code in a project string is shown, not acted on.
+    rows = [(d.topic, one_line(d.choice), one_line(d.reason)) for d in plan.decisions]
     checked = (
         freshness if freshness.startswith("could not be checked") else f"up to date ({freshness})"
     )
-    rows.append(("lock", plan.labels["dev.envforge.lock-hash"], checked))
-    rows.append(("tag", plan.default_tag, "default for envforge build and run (--tag to change)"))
+    rows.append(("lock", plan.labels["dev.envforge.lock-hash"], one_line(checked)))
+    rows.append(
+        ("tag", one_line(plan.default_tag), "default for envforge build and run (--tag to change)")
+    )
     width = max(len(topic) for topic, _, _ in rows) + 2
     pad = " " * width
     for topic, choice, reason in rows:

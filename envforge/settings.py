@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from envforge import validate
 from envforge.errors import InvalidProjectError
 
 _TABLE = "tool.envforge"
-_PYTHON_RE = re.compile(r"^3\.\d{1,2}$")
-_APT_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$")
-_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 UV_SOURCES = ("image", "pip")
 # Where the image's Python comes from: the base image's own, or uv's managed Python.
 PYTHON_SOURCES = ("base", "uv")
-_CUDA_RE = re.compile(r"^\d{2}\.\d{1,2}(\.\d{1,3})?$")
+COMMAND_MAX = 16384  # the ENTRYPOINT line: Docker refuses a line over 64 KB
 
 
 @dataclass(frozen=True)
@@ -67,14 +64,24 @@ class EnvforgeSettings:
         if command is not None:
             command = _strings(command, "command")
             if not command:
-                raise InvalidProjectError(f"'{_TABLE}.command' is empty")
+                raise InvalidProjectError(
+                    f"'{_TABLE}.command' is empty", hint='Give a command: ["python", "-m", "app"].'
+                )
+            if sum(len(word) + 4 for word in command) > COMMAND_MAX:
+                raise InvalidProjectError(
+                    f"'{_TABLE}.command' is over {COMMAND_MAX} characters",
+                    hint="Put a long command in a script, and run the script.",
+                )
+            for i, word in enumerate(command):
+                if "\x00" in word:
+                    validate.fail(
+                        "command word", word, f"'{_TABLE}.command[{i}]'",
+                        "A program's arguments cannot hold a NUL character.", "pyproject.toml",
+                    )  # fmt: skip
 
         python = _opt_str(table, "python")
-        if python is not None and not _PYTHON_RE.match(python):
-            raise InvalidProjectError(
-                f"Invalid Python version {python!r} in '{_TABLE}.python'",
-                hint='Give major.minor, such as "3.11".',
-            )
+        if python is not None:
+            validate.python_minor(python, f"'{_TABLE}.python'", "pyproject.toml")
         apt = _apt(table, "apt-packages")
         build_apt = _apt(table, "build-apt-packages")
         ports = table.get("ports", [])
@@ -85,19 +92,19 @@ class EnvforgeSettings:
                 f"'{_TABLE}.ports' must be an array of port numbers (1-65535)"
             )
         env = table.get("env", {})
-        if not isinstance(env, Mapping) or not all(
-            isinstance(k, str) and _ENV_KEY_RE.match(k) and isinstance(v, str)
-            for k, v in env.items()
-        ):
-            raise InvalidProjectError(f"'{_TABLE}.env' must be a table of NAME = \"value\" strings")
+        if not isinstance(env, Mapping) or not all(isinstance(v, str) for v in env.values()):
+            raise InvalidProjectError(
+                f"'{_TABLE}.env' must be a table of NAME = \"value\" strings",
+                hint='Write env = { MY_VAR = "value" }.',
+            )
+        for key, value in env.items():
+            validate.env_key(key, f"'{_TABLE}.env'")
+            validate.env_value(value, f"'{_TABLE}.env.{key}'")
         uv_source = _choice(table, "uv-source", UV_SOURCES)
         compile_bytecode = _bool(table, "compile-bytecode", True)
         cuda = _opt_str(table, "cuda")
-        if cuda is not None and not _CUDA_RE.match(cuda):
-            raise InvalidProjectError(
-                f"Invalid CUDA version {cuda!r} in '{_TABLE}.cuda'",
-                hint='Give major.minor, such as "12.4".',
-            )
+        if cuda is not None:
+            validate.cuda_version(cuda, f"'{_TABLE}.cuda'", "pyproject.toml")
         python_source = _choice(table, "python-source", PYTHON_SOURCES)
         cuda_devel = _bool(table, "cuda-devel", False)
         return cls(
@@ -107,16 +114,16 @@ class EnvforgeSettings:
             compile_bytecode=compile_bytecode,
             command=command,
             python=python,
-            base_image=_opt_str(table, "base-image"),
-            debian=_opt_str(table, "debian"),
+            base_image=_checked(table, "base-image", validate.image_ref),
+            debian=_checked(table, "debian", validate.debian_release),
             apt_packages=apt,
             build_apt_packages=build_apt,
             ports=tuple(ports),
-            extras=_strings(table.get("extras", []), "extras"),
-            groups=_strings(table.get("groups", []), "groups"),
+            extras=_names(table, "extras"),
+            groups=_names(table, "groups"),
             env=dict(env),
-            exclude=_strings(table.get("exclude", []), "exclude"),
-            include=_strings(table.get("include", []), "include"),
+            exclude=_patterns(table, "exclude"),
+            include=_patterns(table, "include"),
             uv_source=uv_source,
         )
 
@@ -141,19 +148,41 @@ def _bool(table: Mapping[str, Any], key: str, default: bool) -> bool:
 def _opt_str(table: Mapping[str, Any], key: str) -> str | None:
     value = table.get(key)
     if value is not None and (not isinstance(value, str) or not value):
-        raise InvalidProjectError(f"'{_TABLE}.{key}' must be a non-empty string")
+        raise InvalidProjectError(
+            f"'{_TABLE}.{key}' must be a non-empty string", hint=f'Write {key} = "...".'
+        )
     return value
 
 
 def _strings(value: Any, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidProjectError(f"'{_TABLE}.{key}' must be an array of strings")
+        raise InvalidProjectError(
+            f"'{_TABLE}.{key}' must be an array of strings", hint=f'Write {key} = ["..."].'
+        )
     return tuple(value)
 
 
 def _apt(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
     packages = _strings(table.get(key, []), key)
     for pkg in packages:
-        if not _APT_RE.match(pkg):
-            raise InvalidProjectError(f"Invalid Debian package name {pkg!r} in '{_TABLE}.{key}'")
+        validate.apt_package(pkg, f"'{_TABLE}.{key}'")
     return packages
+
+
+def _names(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    names = _strings(table.get(key, []), key)
+    for i, name in enumerate(names):
+        validate.extra_or_group_name(name, f"'{_TABLE}.{key}[{i}]'", "pyproject.toml")
+    return names
+
+
+def _patterns(table: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    patterns = _strings(table.get(key, []), key)
+    for i, pattern in enumerate(patterns):
+        validate.ignore_pattern(pattern, f"'{_TABLE}.{key}[{i}]'")
+    return patterns
+
+
+def _checked(table: Mapping[str, Any], key: str, check: Callable[..., str]) -> str | None:
+    value = _opt_str(table, key)
+    return None if value is None else check(value, f"'{_TABLE}.{key}'", "pyproject.toml")

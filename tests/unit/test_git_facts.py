@@ -189,7 +189,7 @@ def test_readme_names_the_revision_without_this_checkouts_sha(dynamic: Path) -> 
     head = _git(dynamic, "rev-parse", "HEAD")
     plan = plan_of(dynamic, BuildOptions(host_gpu=False))
     text = render_section(plan, load_cuda_catalog())
-    tag = "cpu-sklearn:git-$(git rev-parse --short=7 HEAD)"
+    tag = '"cpu-sklearn:git-$(git rev-parse --short=7 HEAD)"'  # quoted: one shell word
     assert f"docker build -t {tag} --build-arg ENVFORGE_REVISION=$(git rev-parse HEAD) .\n" in text
     assert f"docker run --rm {tag}\n" in text
     assert head[:7] not in text

@@ -263,9 +263,7 @@ def test_default_sync_flags() -> None:
 
 def test_groups_switch_off_default_groups() -> None:
     p = plan(groups=("dev",))
-    assert p.sync_flags == (
-        "--locked", "--no-default-groups", "--group", "dev", "--no-editable",
-    )  # fmt: skip
+    assert p.sync_flags == ("--locked", "--no-default-groups", "--group", "dev", "--no-editable")
     assert p.groups == ("dev",)
 
 
@@ -287,12 +285,7 @@ def test_extras() -> None:
     data = sklearn(project={"optional-dependencies": {"plots": ["matplotlib"], "gpu": ["cupy"]}})
     p = plan(data, extras=("plots",))
     assert p.extras == ("plots",)
-    assert p.sync_flags == (
-        "--locked", "--no-dev", "--extra", "plots", "--no-editable",
-    )  # fmt: skip
-    assert {d.topic: d.choice for d in p.decisions}["dependencies"] == (
-        "uv sync --locked --no-dev --extra plots --no-editable"
-    )
+    assert p.sync_flags == ("--locked", "--no-dev", "--extra", "plots", "--no-editable")
 
 
 def test_all_extras() -> None:
@@ -908,3 +901,42 @@ def test_exclude_wins_over_code_and_include_is_not_repeated() -> None:
 
 def test_no_ignored_folder_no_line() -> None:
     assert _context()[1] is None
+
+
+def test_a_long_description_is_cut_for_the_label_and_the_plan_says_so() -> None:
+    long = "A line\nthat goes on. " * 10_000
+    p = plan(sklearn(project={"description": long}))
+    label = p.labels["org.opencontainers.image.description"]
+    assert len(label) == 512 and label.endswith("...") and "\n" not in label
+    (note,) = [d for d in p.decisions if d.topic == "description"]
+    assert note.choice == "first 512 characters"
+
+
+@pytest.mark.parametrize(
+    "remote,label",
+    [
+        ("git@github.com:o/r.git", "https://github.com/o/r.git"),
+        ("https://example.org/r\nLABEL x=y", None),
+        ("/srv/git/r", None),
+    ],
+)
+def test_the_source_label_is_an_https_url_or_nothing(remote: str, label: str | None) -> None:
+    p = plan(facts=replace(FACTS, git_source=remote))
+    assert p.labels.get("org.opencontainers.image.source") == label
+
+
+@pytest.mark.parametrize(
+    "source", ["libs/a\nRUN touch /tmp/PWN", "libs/a\x00", "libs/${HOME}", "libs/*"]
+)
+def test_a_lock_path_source_that_copy_cannot_take_is_refused(source: str) -> None:
+    lock = copy.deepcopy(SKLEARN_LOCK)
+    lock["package"].append({"name": "lib", "version": "0.1.0", "source": {"directory": source}})
+    with pytest.raises(InvalidProjectError) as caught:
+        plan(lock=lock)
+    assert caught.value.message.startswith("Invalid path ")
+    assert caught.value.message.endswith(" in the source of 'lib' in uv.lock")
+
+
+def test_sync_flags_are_argv_words() -> None:
+    p = plan(sklearn(), groups=("dev",))
+    assert "--group" in p.sync_flags and "dev" in p.sync_flags

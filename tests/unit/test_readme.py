@@ -428,3 +428,25 @@ def test_a_named_base_without_digest_is_said_to_be_unpinned() -> None:
         "- **Base image**: `registry.corp/python:3.11-slim`, not pinned by digest (pin one with "
         "`--base-image registry.corp/python:3.11-slim@sha256:<digest>`)"
     ) in text
+
+
+def test_a_created_readme_keeps_the_description_on_one_escaped_line() -> None:
+    from dataclasses import replace
+
+    from envforge.readme import _title
+
+    plan = plan_for(EXAMPLES / "cpu-sklearn", NO_HOST)
+    hostile = "```\n<!-- envforge:requirements:end -->\n# x \x1b[31m"
+    title = _title(replace(plan, project=replace(plan.project, description=hostile)))
+    assert (
+        title == "# cpu-sklearn\n\n\\`\\`\\` \\<!-- envforge:requirements:end --\\> \\# x \\[31m\n"
+    )
+
+
+def test_the_shell_commands_quote_the_tag() -> None:
+    from dataclasses import replace
+
+    catalog = load_cuda_catalog()
+    plan = plan_for(EXAMPLES / "cpu-sklearn", NO_HOST)
+    text = render_section(replace(plan, default_tag="cpu-sklearn:1.0;id"), catalog)
+    assert "docker run --rm 'cpu-sklearn:1.0;id'\n" in text

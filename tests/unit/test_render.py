@@ -8,6 +8,7 @@ import re
 import pytest
 
 from envforge import ownership
+from envforge.errors import InputError
 from envforge.plan import BuildOptions
 from envforge.render import render_dockerfile, render_dockerignore
 from tests.conftest import EXAMPLES, REPO
@@ -104,3 +105,65 @@ def test_bytecode_compilation_follows_the_setting(example_copy) -> None:
     pyproject = root / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + "\n[tool.envforge]\ncompile-bytecode = false\n")
     assert "UV_COMPILE_BYTECODE=0 " in render_dockerfile(plan_for(root))
+
+
+def test_a_value_the_dockerfile_cannot_hold_is_refused_at_render() -> None:
+    """The render-time guard: a plan that skipped the kit still cannot break a line."""
+    from dataclasses import replace
+
+    from envforge.errors import RenderError
+
+    plan = plan_for(EXAMPLES / "cpu-sklearn")
+    for bad in (
+        replace(plan, env={"GREETING": "a\nRUN touch /tmp/PWN"}),
+        replace(plan, apt_packages=("curl\nRUN id",)),
+        replace(plan, python="3.11\nRUN id"),
+        replace(plan, base_ref="python:3.11 AS x --platform=$(id)"),
+        replace(plan, labels={**plan.labels, "x\ny": "1"}),
+    ):
+        with pytest.raises((RenderError, InputError)):
+            render_dockerfile(bad)
+
+
+def test_every_word_in_run_is_shell_quoted() -> None:
+    from dataclasses import replace
+
+    plan = plan_for(EXAMPLES / "cpu-sklearn")
+    text = render_dockerfile(
+        replace(
+            plan,
+            sync_flags=("--locked", "--group", "x$(touch /tmp/PWN)"),
+            apt_packages=("`id`",),
+        )
+    )
+    assert "RUN uv sync --locked --group 'x$(touch /tmp/PWN)' --no-install-project" in text
+    assert "apt-get install -y --no-install-recommends '`id`'" in text
+
+
+def test_copy_uses_the_json_form() -> None:
+    from dataclasses import replace
+
+    plan = plan_for(REPO / "tests/fixtures/projects/with-local-lib")
+    text = render_dockerfile(replace(plan, local_paths=("libs/a b",)))
+    assert 'COPY ["libs/a b", "libs/a b"]\n' in text
+
+
+def test_labels_and_env_escape_quotes_and_dollars() -> None:
+    from dataclasses import replace
+
+    plan = plan_for(EXAMPLES / "cpu-sklearn")
+    labels = {**plan.labels, "org.opencontainers.image.description": '"; x=${PATH} \\'}
+    text = render_dockerfile(replace(plan, labels=labels))
+    assert 'org.opencontainers.image.description="\\"; x=\\${PATH} \\\\" \\\n' in text
+
+
+def test_finalize_lets_only_filtered_values_and_bare_constants_through() -> None:
+    from envforge.errors import RenderError
+    from envforge.render import Quoted, _finalize
+
+    assert _finalize("/app/.venv") == "/app/.venv"
+    assert _finalize(10001) == 10001
+    assert _finalize(Quoted("'a b'")) == "'a b'"
+    for raw in ("a b", "x$(id)", "a\nRUN id", '"', True):
+        with pytest.raises(RenderError):
+            _finalize(raw)

@@ -136,3 +136,15 @@ def test_ports_ip_without_host_port() -> None:
 
 def test_ports_out_of_range_host_port_is_refused() -> None:
     assert "70000:80" in input_error(parse_ports, "70000:80")
+
+
+@pytest.mark.parametrize("value", ["KEY\n=v", "KEY\n", "\u212a=1"])
+def test_env_names_take_no_trailing_newline_or_kelvin_sign(value: str) -> None:
+    with pytest.raises(InputError):
+        parse_env([value], {})
+
+
+@pytest.mark.parametrize("value", ["8000\n", "\uff18\uff10"])
+def test_ports_take_no_trailing_newline_or_unicode_digits(value: str) -> None:
+    with pytest.raises(InputError):
+        parse_ports([value])

@@ -156,10 +156,23 @@ def test_good_apt_package_names(package: str) -> None:
     assert EnvforgeSettings.from_dict({"apt-packages": [package]}).apt_packages == (package,)
 
 
-@pytest.mark.parametrize(
-    "env",
-    [{"1BAD": "x"}, {"MY-VAR": "x"}, {"": "x"}, {"OK": 1}, {"OK": True}, ["OK=1"], "OK=1"],
-)
+@pytest.mark.parametrize("key", ["1BAD", "MY-VAR", "", "OK\n", "\u212a"])
+def test_bad_env_names(key: str) -> None:
+    error = invalid({"env": {key: "x"}})
+    assert error.message == (
+        f"Invalid environment variable name {key!r} in 'tool.envforge.env' in pyproject.toml"
+    )
+    assert error.hint
+
+
+@pytest.mark.parametrize("value", ["a\nRUN x", "a\r\nb", "\x1b[31m", "a\x00", "x" * 5000])
+def test_env_values_stay_on_one_line(value: str) -> None:
+    error = invalid({"env": {"OK": value}})
+    assert error.message.startswith("Invalid text ")
+    assert "'tool.envforge.env.OK'" in error.message
+
+
+@pytest.mark.parametrize("env", [{"OK": 1}, {"OK": True}, ["OK=1"], "OK=1"])
 def test_bad_env(env: Any) -> None:
     message = invalid({"env": env}).message
     assert (

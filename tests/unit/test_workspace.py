@@ -93,7 +93,7 @@ def plan_member(package: str = "ws-app"):
 
 def test_plan_syncs_the_member_and_says_so() -> None:
     plan = plan_member()
-    assert plan.sync_flags[:2] == ("--locked", "--package ws-app")
+    assert plan.sync_flags[:3] == ("--locked", "--package", "ws-app")
     assert plan.local_paths == ("packages/ws-lib",)
     assert plan.member_manifests == ("packages/ws-app",)
     assert plan.member_dir == "packages/ws-app"
@@ -107,8 +107,8 @@ def test_plan_syncs_the_member_and_says_so() -> None:
 def test_render_copies_the_members_pyproject_and_builds_its_folder() -> None:
     text = render_dockerfile(plan_member())
     deps, project = text.split("\nFROM deps AS project\n")
-    assert "COPY packages/ws-lib packages/ws-lib\n" in deps
-    assert "COPY packages/ws-app/pyproject.toml packages/ws-app/pyproject.toml\n" in deps
+    assert 'COPY ["packages/ws-lib", "packages/ws-lib"]\n' in deps
+    assert 'COPY ["packages/ws-app/pyproject.toml", "packages/ws-app/pyproject.toml"]\n' in deps
     assert (
         "RUN uv sync --locked --package ws-app --no-dev --no-editable --no-install-project" in deps
     )
@@ -120,10 +120,10 @@ def test_the_library_member_plans_too() -> None:
     # ws-lib installs no member: ws-app (and ws-lib itself) come by their pyproject.toml alone.
     assert plan.local_paths == ()
     assert plan.member_manifests == ("packages/ws-app", "packages/ws-lib")
-    assert plan.sync_flags[1] == "--package ws-lib"
+    assert plan.sync_flags[1:3] == ("--package", "ws-lib")
     text = render_dockerfile(plan)
-    assert "COPY packages/ws-app/pyproject.toml packages/ws-app/pyproject.toml\n" in text
-    assert "COPY packages/ws-app packages/ws-app\n" not in text
+    assert 'COPY ["packages/ws-app/pyproject.toml", "packages/ws-app/pyproject.toml"]\n' in text
+    assert 'COPY ["packages/ws-app", "packages/ws-app"]\n' not in text
 
 
 @needs_uv

@@ -1,0 +1,194 @@
+"""envforge.validate: the one kit every value passes through before it reaches a file."""
+
+from __future__ import annotations
+
+import pytest
+
+from envforge import validate
+from envforge.errors import InputError, InvalidProjectError
+
+DIGEST = "sha256:" + "a" * 64
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "python:3.11-slim-bookworm",
+        "python",
+        "docker.io/library/python:3.11@" + DIGEST,
+        "localhost:5000/team/base",
+        "registry.example:5000/team/base:1.0",
+        "nvidia/cuda:12.4.1-runtime-ubuntu22.04",
+        "ghcr.io/astral-sh/uv:0.13.9@" + DIGEST,
+        "envforge-lab/python:3.11-slim-bookworm",
+        "[::1]:5000/base:1",
+    ],
+)
+def test_image_references_docker_accepts(ref: str) -> None:
+    assert validate.image_ref(ref, "--base-image") == ref
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "python:3.11 AS x --platform=$(id)",
+        "python:3.11\nRUN touch /tmp/PWN",
+        "python:3.11\n",  # a `$` regex would take it
+        "Python:3.11",  # a path is lowercase
+        "python:3.11@sha256:abc",
+        "python:" + "t" * 129,
+        "${BASE}",
+        "python 3.11",
+        "",
+        "python:3.11@md5:" + "a" * 32,
+        "/python",
+        "python:\u212a",
+    ],
+)
+def test_anything_else_is_refused(ref: str) -> None:
+    with pytest.raises(InputError) as caught:
+        validate.image_ref(ref, "--base-image")
+    assert caught.value.message.startswith(f"Invalid image reference {ref[:20]!r}"[:30])
+    assert caught.value.message.endswith(" in --base-image")
+    assert "[registry[:port]/]path[:tag]" in (caught.value.hint or "")
+
+
+def test_where_and_file_name_the_place() -> None:
+    with pytest.raises(InvalidProjectError) as caught:
+        validate.image_ref("a b", "'tool.envforge.base-image'", "pyproject.toml")
+    assert caught.value.message == (
+        "Invalid image reference 'a b' in 'tool.envforge.base-image' in pyproject.toml"
+    )
+
+
+def test_a_long_value_is_shown_cut() -> None:
+    with pytest.raises(InputError) as caught:
+        validate.env_key("A" * 100_000 + "-", "x", None)
+    assert len(caught.value.message) < 150
+    assert "(100001 characters)" in caught.value.message
+
+
+@pytest.mark.parametrize("name", ["dev", "Fast", "a.b_c-d", "x1"])
+def test_group_and_extra_names(name: str) -> None:
+    assert validate.extra_or_group_name(name, "--group") == name
+
+
+@pytest.mark.parametrize(
+    "name", ["x$(touch /tmp/PWN)", "dev\n", "\u212aelvin", "a b", "--frozen", "-x", "x-", ""]
+)
+def test_bad_group_and_extra_names(name: str) -> None:
+    with pytest.raises(InputError):
+        validate.extra_or_group_name(name, "--group")
+
+
+def test_kelvin_sign_is_not_a_k() -> None:
+    """[A-Z] with IGNORECASE matches U+212A unless the pattern is ASCII-only."""
+    for check in (validate.project_name, validate.extra_or_group_name, validate.env_key):
+        with pytest.raises(InputError):
+            check("\u212a", "x", None)
+
+
+@pytest.mark.parametrize(
+    "check,value",
+    [
+        (validate.python_minor, "3.11\n"),
+        (validate.python_minor, "3.\uff11\uff11"),  # fullwidth digits match \d
+        (validate.python_minor, "3.11.1"),
+        (validate.cuda_version, "12.4\n"),
+        (validate.apt_package, "curl\n"),
+        (validate.apt_package, "curl;id"),
+        (validate.env_key, "PATH\n"),
+        (validate.pep440_version, "1.0\n"),
+        (validate.pep440_version, "1.0 beta"),
+        (validate.pep440_version, "1.0;id"),
+    ],
+)
+def test_no_trailing_newline_or_unicode_digit_slips_through(check, value: str) -> None:
+    with pytest.raises(InputError):
+        check(value, "x", None)
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0rc1", "1.0.post1", "1!2.0", "1.0+cu118"])
+def test_pep440_versions(version: str) -> None:
+    assert validate.pep440_version(version, "'project.version'") == version
+
+
+@pytest.mark.parametrize(
+    "text", ["a\nb", "a\r\nb", "a\x00", "\x1b[31m", "a\u2028b", "a\u202eb", "x" * 101]
+)
+def test_single_line_text(text: str) -> None:
+    with pytest.raises(InputError):
+        validate.single_line_text(text, "x", 100)
+
+
+def test_summary_makes_one_bounded_line() -> None:
+    assert validate.summary("a\n  b\r\n\tc \x1b[31m") == ("a b c [31m", False)
+    text, cut = validate.summary("word " * 200)
+    assert cut and len(text) == validate.DESCRIPTION_MAX and text.endswith("...")
+
+
+@pytest.mark.parametrize(
+    "path,norm", [("libs/a", "libs/a"), ("libs/a b", "libs/a b"), ("./libs//x/", "libs/x")]
+)
+def test_relative_paths(path: str, norm: str) -> None:
+    assert validate.relative_path(path, "x", "uv.lock") == norm
+
+
+@pytest.mark.parametrize(
+    "path", ["../../etc", "/etc", "..", "libs/a\nRUN x", "libs/a\x00", "libs/${HOME}", "libs/*", ""]
+)
+def test_bad_relative_paths(path: str) -> None:
+    with pytest.raises(InvalidProjectError):
+        validate.relative_path(path, "x", "uv.lock")
+
+
+@pytest.mark.parametrize("pattern", ["!*.pem", "x\n!.env", "# comment", " ", "a\x00"])
+def test_ignore_patterns_cannot_reinclude_or_add_lines(pattern: str) -> None:
+    with pytest.raises(InvalidProjectError):
+        validate.ignore_pattern(pattern, "'tool.envforge.exclude[0]'")
+
+
+@pytest.mark.parametrize(
+    "remote,url",
+    [
+        ("https://github.com/o/r.git", "https://github.com/o/r.git"),
+        ("git@github.com:o/r.git", "https://github.com/o/r.git"),
+        ("http://example.org/r", "https://example.org/r"),
+        ("/srv/git/r.git", None),
+        ("https://example.org/r\nLABEL x=y", None),
+        ("https://example.org/a b", None),
+        ("ssh://git@host/r", None),
+        (None, None),
+    ],
+)
+def test_source_url(remote: str | None, url: str | None) -> None:
+    assert validate.source_url(remote) == url
+
+
+def test_registry_mirror() -> None:
+    assert validate.registry_mirror("mirror.example:5000/hub/", "x") == "mirror.example:5000/hub"
+    for bad in ("mirror.example\nRUN x", "mirror example", "https://mirror.example"):
+        with pytest.raises(InputError):
+            validate.registry_mirror(bad, "x")
+
+
+def test_for_terminal_escapes_control_characters() -> None:
+    assert validate.for_terminal("a\x1b[31mb\n\tc\u202e\x00") == "a\\x1b[31mb\n\tc\\u202e\\x00"
+    assert validate.one_line("a\nb") == "a\\nb"
+
+
+def test_values_are_bounded_so_no_dockerfile_line_grows_past_docker_s_limit() -> None:
+    from envforge.project import Project
+    from envforge.settings import EnvforgeSettings
+
+    with pytest.raises(InvalidProjectError):
+        validate.apt_package("a" * 300, "'tool.envforge.apt-packages'")
+    with pytest.raises(InvalidProjectError):
+        EnvforgeSettings.from_dict({"command": ["python", "x" * 20_000]})
+    with pytest.raises(InvalidProjectError):
+        Project.from_dict(
+            {
+                "project": {"name": "p", "version": "1"},
+                "build-system": {"requires": ['a; platform_release != "' + "x" * 5000 + '"']},
+            }
+        )
