@@ -8,12 +8,14 @@ markers (python_version becomes python_full_version, say), so markers other than
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from envforge.lockfile import Lock, LockedRequirement, RootMetadata
 from envforge.project import Project
@@ -25,7 +27,18 @@ _Key = tuple[str, tuple[str, ...], str, str | None]
 
 
 def _spec(text: str) -> str:
-    return str(SpecifierSet(text)) if text else ""
+    """A specifier as uv records it: sorted, each version in PEP 440's normal form
+    ('==v0.14.0' is recorded '==0.14.0'); wildcards and arbitrary equality kept as written."""
+    if not text:
+        return ""
+    words = []
+    for spec in SpecifierSet(text):
+        version = spec.version
+        if not version.endswith(".*") and spec.operator != "===":
+            with contextlib.suppress(InvalidVersion):
+                version = str(Version(version))
+        words.append(f"{spec.operator}{version}")
+    return ",".join(sorted(words))
 
 
 def _from_lock(req: LockedRequirement) -> _Key:

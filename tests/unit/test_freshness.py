@@ -85,6 +85,25 @@ def test_spelling_of_names_and_specifiers_is_not_drift(
     assert drift(sklearn_pyproject, sklearn_lock_data) == []
 
 
+def test_a_version_spelled_otherwise_is_not_drift(
+    sklearn_pyproject: dict[str, Any], sklearn_lock_data: dict[str, Any]
+) -> None:
+    # uv records versions in PEP 440's normal form: 'v1.5' and '1.5.0' are '>=1.5' and
+    # '>=1.5.0' to it (a real lock, hades, records ssort==v0.14.0 as ==0.14.0).
+    sklearn_pyproject["project"]["dependencies"] = [
+        "numpy>=v1.26",
+        "pandas>=2.2",
+        "scikit-learn>=1.5",
+    ]
+    assert drift(sklearn_pyproject, sklearn_lock_data) == []
+    sklearn_pyproject["project"]["dependencies"] = [
+        "numpy>=1.27",
+        "pandas>=2.2",
+        "scikit-learn>=1.5",
+    ]
+    assert drift(sklearn_pyproject, sklearn_lock_data) != []
+
+
 def test_changed_group(
     sklearn_pyproject: dict[str, Any], sklearn_lock_data: dict[str, Any]
 ) -> None:
