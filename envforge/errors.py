@@ -82,13 +82,29 @@ class DockerUnavailableError(EnvforgeError):
         )
 
 
+class EngineError(EnvforgeError):
+    """The engine answered, but not as the Docker API does (a 500, broken JSON, a timeout)."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(
+            f"The Docker engine failed {what}: {reason}",
+            hint="Check the engine (docker info, dockerd's log) or DOCKER_HOST, then retry.",
+        )
+
+
 class BuildError(EnvforgeError):
     def __init__(self, step: str | None, reason: str, log_tail: list[str]) -> None:
         self.step = step
         self.reason = reason
         self.log_tail = log_tail
         where = f" at step '{step}'" if step else ""
-        super().__init__(f"Image build failed{where}: {reason}")
+        super().__init__(
+            f"Image build failed{where}: {reason}",
+            hint="The log above shows the step's output; fix the project or the Dockerfile, "
+            "then build again.",
+        )
 
 
 class ImageNotFoundError(InputError):
