@@ -382,9 +382,9 @@ def dockerize(
 
         files["compose.yaml"] = render_compose(plan)
     for written in write_outputs(loaded.root, files, force=force):
-        typer.echo(f"{written.action:<9} {loaded.root / written.name}")
-    typer.echo(f"base      {plan.base_ref} (Python {plan.python})")
-    typer.echo(f"next      envforge build {path}")
+        typer.echo(clean(f"{written.action:<9} {loaded.root / written.name}"))
+    typer.echo(clean(f"base      {plan.base_ref} (Python {plan.python})"))
+    typer.echo(clean(f"next      envforge build {path}"))
 
 
 @app.command()
@@ -405,7 +405,8 @@ def plan(
 
         typer.echo(json.dumps(plan_json(the_plan, loaded.freshness), indent=2))
     else:
-        typer.echo(plan_text(the_plan, loaded.freshness, str(path)), nl=False)
+        # Values from the project (a description, say) may hold terminal escapes.
+        typer.echo(clean(plan_text(the_plan, loaded.freshness, str(path))), nl=False)
 
 
 @app.command()
@@ -448,7 +449,7 @@ def build(
     ours = {n: t for n, t in files.items() if force or classify(loaded.root / n, t) != "conflict"}
     for written in write_outputs(loaded.root, ours, force=force):
         if written.action != "unchanged":
-            typer.echo(f"{written.action:<9} {loaded.root / written.name}")
+            typer.echo(clean(f"{written.action:<9} {loaded.root / written.name}"))
     for name in sorted(set(files) - set(ours)):
         # Loud, on stderr: the image comes from a file envforge did not write (or that was
         # edited since), so neither envforge's flags nor its fixes reach it.

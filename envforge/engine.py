@@ -170,10 +170,12 @@ def build_image(
         raise BuildError(progress.step, _api_message(exc), list(progress.tail)) from None
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise BuildError(progress.step, _short(exc), list(progress.tail)) from None
-    except ValueError as exc:  # json_stream's StreamParseError and JSONDecodeError
+    except BuildError:
+        raise
+    except Exception as exc:  # docker-py's StreamParseError, JSONDecodeError: not a Docker log
         raise BuildError(
             progress.step,
-            f"the engine sent a build log that is not JSON ({_short(exc)})",
+            f"the engine sent a build log that is not Docker's JSON ({_short(exc)})",
             list(progress.tail),
         ) from None
     finally:
@@ -191,9 +193,18 @@ def _short(exc: BaseException) -> str:
 
 
 def _attrs(image: Any) -> Mapping[str, Any]:
+    """An image's inspect data, checked where envforge and docker-py read it."""
     attrs = getattr(image, "attrs", {})
     if not isinstance(attrs, Mapping):
         raise EngineError("to describe an image", "its answer is not a JSON object")
+    config = attrs.get("Config", {})
+    if attrs and not isinstance(config, Mapping):  # docker-py's Image.labels reads it
+        raise EngineError("to describe an image", "its 'Config' is not a JSON object")
+    labels = config.get("Labels") if isinstance(config, Mapping) else None
+    if labels is not None and not (
+        isinstance(labels, Mapping) and all(isinstance(v, str) for v in labels.values())
+    ):
+        raise EngineError("to describe an image", "its 'Config.Labels' are not strings")
     return attrs
 
 
@@ -207,7 +218,8 @@ def _consume(
             list(progress.tail),
         )
     if "error" in chunk:
-        detail = chunk.get("errorDetail") or {}
+        detail = chunk.get("errorDetail")
+        detail = detail if isinstance(detail, Mapping) else {}
         message = str(detail.get("message") or chunk["error"]).strip()
         raise BuildError(progress.step, message, list(progress.tail))
     if "stream" in chunk:
@@ -242,9 +254,9 @@ def get_image(client: docker.DockerClient, ref: str) -> Any:
         raise EngineError(f"to describe the image '{ref}'", _api_message(exc)) from None
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise EngineError(f"to describe the image '{ref}'", _short(exc)) from None
-    except ValueError as exc:  # a body that is not JSON
+    except Exception as exc:  # a body that is not JSON, or not an image's ("Can't create Image")
         raise EngineError(
-            f"to describe the image '{ref}'", f"its answer is not JSON ({_short(exc)})"
+            f"to describe the image '{ref}'", f"its answer is not an image's ({_short(exc)})"
         ) from None
     _attrs(image)
     return image
@@ -285,6 +297,10 @@ def run_container(client: docker.DockerClient, spec: RunSpec) -> int:
         if spec.gpus is not None and _NO_GPU_RUNTIME in error.reason:
             error.hint = _NO_GPU_RUNTIME_HINT
         raise error from None
+    except OSError:
+        raise  # our own terminal (a closed pipe): the CLI reports it
+    except Exception as exc:  # an answer docker-py cannot read (broken JSON, a wrong shape)
+        raise RunError(spec.image, f"the engine's answer is not Docker's ({_short(exc)})") from None
 
 
 def _host_config(spec: RunSpec) -> dict[str, Any]:
@@ -440,8 +456,10 @@ def run_captured(
         raise RunError(image, f"timed out after {timeout:g} s") from None
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise RunError(image, str(exc) or type(exc).__name__) from None
-    except ValueError as exc:  # an answer that is not JSON
-        raise RunError(image, f"the engine's answer is not JSON ({_short(exc)})") from None
+    except RunError:
+        raise
+    except Exception as exc:  # an answer docker-py cannot read (broken JSON, a wrong shape)
+        raise RunError(image, f"the engine's answer is not Docker's ({_short(exc)})") from None
     finally:
         if container is not None:
             with contextlib.suppress(docker.errors.DockerException, requests.RequestException):

@@ -41,14 +41,14 @@ class InvalidProjectError(InputError):
 
     def __init__(self, message: str, *, file: str = "pyproject.toml", hint: str | None = None):
         self.file = file
-        super().__init__(f"{message} in {file}", hint=hint)
+        super().__init__(f"{message} in {file}", hint=hint or f"Fix that value in {file}.")
 
 
 class LockError(InputError):
     """uv.lock is missing, unreadable, of an unknown version, or stale."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint or "Regenerate the lock with 'uv lock'.")
 
 
 class CatalogError(EnvforgeError):
@@ -122,4 +122,7 @@ class RunError(EnvforgeError):
     def __init__(self, image: str, reason: str) -> None:
         self.image = image
         self.reason = reason
-        super().__init__(f"Cannot run '{image}': {reason}")
+        super().__init__(
+            f"Cannot run '{image}': {reason}",
+            hint="Check the image and the Docker engine (docker info), then retry.",
+        )

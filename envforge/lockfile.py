@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,6 +151,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _REGEN = "Regenerate the lock with 'uv lock'."
 
 
@@ -163,6 +165,8 @@ def _str_field(raw: Mapping[str, Any], key: str, where: str) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise _invalid(key, where, "a string")
+    if isinstance(value, str) and _CONTROL_RE.search(value):
+        raise _invalid(key, where, "a string without control characters")
     return str(value)
 
 
@@ -195,9 +199,9 @@ def _package(raw: Any, index: int) -> LockedPackage:
         raise _invalid("wheels", table, "an array of tables")
     names = []
     for i, wheel in enumerate(wheels):
-        name = wheel.get("url") or wheel.get("filename") or wheel.get("path") or ""
-        if not isinstance(name, str):
-            raise _invalid(f"wheels[{i}].url", table, "a string")
+        name = wheel.get("url") or wheel.get("filename") or wheel.get("path")
+        if not isinstance(name, str) or not name:
+            raise _invalid(f"wheels[{i}]", table, "a table with a 'url', 'filename' or 'path'")
         names.append(name)
     if "sdist" in raw and not isinstance(raw["sdist"], Mapping):
         raise _invalid("sdist", table, "a table")

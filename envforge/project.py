@@ -148,10 +148,13 @@ class Project:
             default_groups = list(groups)
         default_groups = _str_list(default_groups, "tool.uv.default-groups")
 
+        description = project.get("description")
+        if description is not None:
+            _expect(description, str, "project.description", "a string")
         return cls(
             name=name,
             version=version,
-            description=project.get("description"),
+            description=description,
             requires_python=requires_python,
             dependencies=_requirements(project.get("dependencies", []), "project.dependencies"),
             optional_dependencies={
