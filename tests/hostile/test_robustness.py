@@ -202,6 +202,32 @@ def test_case_as_a_process(case: Case, tmp_path: Path) -> None:
         assert snapshot(ws.outside) == before, f"{case.id} touched a file outside the project"
 
 
+def test_build_says_loudly_when_it_builds_a_dockerfile_it_did_not_write(tmp_path: Path) -> None:
+    from tests.hostile.fake_engine import GOOD_IMAGE, IMAGE_ID, FakeEngine, json_reply, on
+    from tests.hostile.robustness_cases import write_project
+
+    with workspace(tmp_path) as ws:
+        write_project(ws)
+        (ws.project / "Dockerfile").write_text("FROM scratch\n")  # the user's own
+        routes = [
+            on(
+                "POST",
+                "/build",
+                (200, "application/json", [f'{{"aux": {{"ID": "{IMAGE_ID}"}}}}\n']),
+            ),
+            on("GET", r"/images/[^/]+/json", json_reply(GOOD_IMAGE)),
+        ]
+        with FakeEngine(tmp_path, routes) as fake:
+            ws.env["DOCKER_HOST"] = fake.url
+            result = CliRunner().invoke(app, ["build", str(ws.project), "--cpu"], env=ws.env)
+        assert result.exit_code == 0, result.output
+        assert result.stderr.startswith(
+            f"warning: building {ws.project / 'Dockerfile'} as it is: envforge did not write it"
+        )
+        assert (ws.project / "Dockerfile").read_text() == "FROM scratch\n"
+        assert "POST" in " ".join(fake.requests)
+
+
 def test_the_corpus_is_large_and_covers_every_class() -> None:
     assert len(CASES) >= 150
     prefixes = {c.id.split("-", 1)[0] for c in CASES}

@@ -132,3 +132,27 @@ def test_an_image_answer_of_the_wrong_shape_is_an_engine_error(attrs: Any) -> No
 
     with pytest.raises(EngineError, match="The Docker engine failed to describe"):
         engine.get_image(Client(), "img")  # type: ignore[arg-type]
+
+
+def test_the_build_stream_has_no_read_timeout(tmp_path: Any) -> None:
+    """docker-py applies a client's timeout to each read: a long silent RUN step would be
+    cut. build_image asks for none."""
+    asked: dict[str, Any] = {}
+
+    class Api:
+        def build(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+            asked.update(kwargs)
+            yield {"aux": {"ID": "sha256:ab"}}
+
+    class Images:
+        def get(self, ref: str) -> Image:
+            return Image({"Size": 3, "Config": {}})
+
+    class Client:
+        api = Api()
+        images = Images()
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    built = engine.build_image(Client(), tmp_path, "t:1", out=lambda line: None)  # type: ignore[arg-type]
+    assert asked["timeout"] is None
+    assert (built.id, built.size) == ("sha256:ab", 3)
