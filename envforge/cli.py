@@ -293,12 +293,16 @@ def build_flags(func: F) -> F:
 
 
 def _read_ca(path: Path) -> str:
+    from envforge import safeio
     from envforge.errors import InputError
 
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"Cannot read the CA bundle '{path}' ({exc})") from None
+        text = safeio.read_text(path)  # a regular file only: a FIFO would hang the read
+    except InputError as exc:
+        raise InputError(
+            f"Cannot read the CA bundle '{path}' ({exc.message})",
+            hint="Pass a readable PEM file with --ca-bundle or ENVFORGE_CA_BUNDLE.",
+        ) from None
     if "-----BEGIN CERTIFICATE-----" not in text:
         raise InputError(
             f"'{path}' holds no PEM certificate",

@@ -478,25 +478,27 @@ def image_python(client: docker.DockerClient, ref: str) -> str | None:
     id, which is content-addressed: the same id always holds the same Python."""
     import json
 
-    import docker.errors
-    import requests.exceptions
-
     try:
         image_id = str(client.images.get(ref).id)
-    except (docker.errors.DockerException, requests.exceptions.RequestException, ValueError):
-        return None  # not a local image, or an engine that does not answer as one
+    except Exception:  # not a local image, or an engine that does not answer as one
+        return None
     cache = _probe_cache()
+    from envforge import safeio
+
+    known: Any
     try:
-        known: dict[str, str] = json.loads(cache.read_text("utf-8"))
-    except (OSError, ValueError):
+        known = json.loads(safeio.read_bytes(cache))  # a FIFO there is refused, not read
+    except (InputError, ValueError, RecursionError):
+        known = {}
+    if not isinstance(known, dict) or not all(isinstance(v, str) for v in known.values()):
         known = {}
     if image_id in known:
-        return known[image_id]
+        return str(known[image_id])
     found = _probe_python(client, ref)
     if found is not None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, InputError):
             cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps({**known, image_id: found}), "utf-8")
+            safeio.write_text_atomic(cache, json.dumps({**known, image_id: found}))
     return found
 
 

@@ -472,6 +472,35 @@ def file_kind_cases() -> Iterator[Case]:
                 )
 
 
+def ca_bundle_cases() -> Iterator[Case]:
+    """--ca-bundle (or ENVFORGE_CA_BUNDLE) in place of a PEM file."""
+    for kind in ("fifo", "dir", "link-loop", "link-dangling", "empty", "invalid-utf8"):
+
+        def prepare(ws: Workspace, kind: str = kind) -> list[str]:
+            write_project(ws)
+            ca = ws.project / "ca.pem"
+            if kind == "empty":
+                ca.write_text("")
+            elif kind == "invalid-utf8":
+                ca.write_bytes(b"-----BEGIN CERTIFICATE-----\n\xff\xfe\n")
+            else:
+                _replace(ws, "ca.pem", kind, "")
+            return project_args(ws, "plan", "--ca-bundle", str(ca))
+
+        yield Case(f"file-ca-bundle-{kind}", prepare, frozenset({2}))
+
+    def cache_fifo(ws: Workspace) -> list[str]:
+        # The image-Python cache (XDG_CACHE_HOME) is a FIFO: read past, never blocking.
+        write_project(ws)
+        _engine(ws, [on("GET", _IMAGE_JSON, json_reply(GOOD_IMAGE))])
+        cache = Path(str(ws.env["XDG_CACHE_HOME"])) / "envforge"
+        cache.mkdir(parents=True)
+        os.mkfifo(cache / "image-python.json")
+        return project_args(ws, "plan", "--base-image", "envforge-lab/python:3.11-slim-bookworm")
+
+    yield Case("file-image-python-cache-fifo", cache_fifo, frozenset({0, 2}))
+
+
 def readonly_cases() -> Iterator[Case]:
     for command in (["dockerize"], ["dockerize", "--force"], ["readme", "--create"]):
 
@@ -858,6 +887,7 @@ def cases() -> list[Case]:
         pyproject_field_cases,
         bytes_cases,
         file_kind_cases,
+        ca_bundle_cases,
         readonly_cases,
         control_char_cases,
         host_facts_cases,
