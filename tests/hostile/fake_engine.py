@@ -122,6 +122,9 @@ class FakeEngine:
             class Server(socketserver.ThreadingUnixStreamServer):
                 daemon_threads = True
 
+                def handle_error(self, request: Any, client_address: Any) -> None:
+                    pass  # a client hanging up mid-answer: not the fake's business to print
+
                 def get_request(self) -> tuple[socket.socket, Any]:
                     sock, _ = super().get_request()
                     return sock, ("fake", 0)  # http.server wants a (host, port)
