@@ -6,6 +6,7 @@ Every EnvforgeError becomes one message on stderr and its exit code, never a tra
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import sys
@@ -33,6 +34,10 @@ app = typer.Typer(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE (sysexits.h): a bug in envforge
+DEBUG_ENV = "ENVFORGE_DEBUG"
+
+
 def _err(text: str) -> None:
     from envforge.validate import for_terminal
 
@@ -46,11 +51,42 @@ def _out(text: str, *, nl: bool = True) -> None:
     typer.echo(for_terminal(text), nl=nl)
 
 
+# errno -> (exit code, hint): the host's state, not a bug; 2 when the user's files or
+# folders are at fault, 1 when the machine is (a full disk, an I/O error).
+_OS_ERRORS = {
+    errno.EACCES: (2, "Check the permissions of that file or folder."),
+    errno.EPERM: (2, "Check the permissions of that file or folder."),
+    errno.EROFS: (2, "The file system is read-only: work in a writable copy of the project."),
+    errno.EISDIR: (2, "A directory stands where a file should be: remove or rename it."),
+    errno.ENOTDIR: (2, "A file stands where a folder should be: remove or rename it."),
+    errno.ELOOP: (2, "A symbolic link points to itself, or loops: fix or remove it."),
+    errno.ENAMETOOLONG: (2, "Use a shorter path."),
+    errno.ENOENT: (2, "Check that the path exists."),
+    errno.ENOSPC: (1, "The disk is full: free some space, then retry."),
+    errno.EDQUOT: (1, "The disk quota is exhausted: free some space, then retry."),
+}
+
+
+def _os_error(exc: OSError) -> tuple[str, str, int]:
+    code, hint = _OS_ERRORS.get(exc.errno or 0, (1, "Check the file system, then retry."))
+    what = exc.strerror or str(exc) or type(exc).__name__
+    where = f": '{exc.filename}'" if exc.filename is not None else ""
+    return f"{what}{where}", hint, code
+
+
 def handled(func: F) -> F:
-    """Report EnvforgeError as 'error: ...' plus its hint, and exit with its code."""
+    """Report EnvforgeError as 'error: ...' plus its hint, and exit with its code.
+
+    The last resort too: an OSError (permissions, a read-only or full disk, a directory
+    where a file should be) is one error line and a hint; any other exception is an
+    "internal error" (exit 70) with a hint to report it, and its traceback only with
+    ENVFORGE_DEBUG=1. Every line printed has its control characters escaped.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import os
+
         from envforge.errors import EnvforgeError
 
         try:
@@ -64,6 +100,27 @@ def handled(func: F) -> F:
             if exc.hint:
                 _err(f"hint: {one_line(exc.hint)}")
             raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # typer.Exit(code), usage errors: typer reports them
+        except OSError as exc:
+            message, hint, code = _os_error(exc)
+            _err(f"error: {message}")
+            _err(f"hint: {hint}")
+            raise typer.Exit(code) from None
+        except RecursionError:
+            _err("error: An input is nested too deep for envforge to read")
+            _err("hint: Flatten the nested arrays or tables of the project's files.")
+            raise typer.Exit(2) from None
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV) == "1":
+                raise
+            detail = " ".join(str(exc).split())[:200]
+            _err(f"error: internal error: {type(exc).__name__}" + (f": {detail}" if detail else ""))
+            _err(
+                f"hint: This is a bug in envforge: run again with {DEBUG_ENV}=1 for the "
+                "traceback, and report it with the command that failed."
+            )
+            raise typer.Exit(INTERNAL_ERROR_EXIT) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -256,12 +313,16 @@ def build_flags(func: F) -> F:
 
 
 def _read_ca(path: Path) -> str:
+    from envforge import safeio
     from envforge.errors import InputError
 
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"Cannot read the CA bundle '{path}' ({exc})") from None
+        text = safeio.read_text(path)  # a regular file only: a FIFO would hang the read
+    except InputError as exc:
+        raise InputError(
+            f"Cannot read the CA bundle '{path}' ({exc.message})",
+            hint="Pass a readable PEM file with --ca-bundle or ENVFORGE_CA_BUNDLE.",
+        ) from None
     if "-----BEGIN CERTIFICATE-----" not in text:
         raise InputError(
             f"'{path}' holds no PEM certificate",
@@ -404,7 +465,13 @@ def build(
         if written.action != "unchanged":
             _out(f"{written.action:<9} {loaded.root / written.name}")
     for name in sorted(set(files) - set(ours)):
-        _out(f"using     {loaded.root / name} as you edited it (envforge's flags do not change it)")
+        # Loud, on stderr: the image comes from a file envforge did not write (or that was
+        # edited since), so neither envforge's flags nor its fixes reach it.
+        _err(
+            f"warning: building {loaded.root / name} as it is: envforge did not write it, "
+            "or it was edited since, so envforge's flags and fixes do not change it "
+            "(--force replaces it with envforge's)"
+        )
 
     image_tag = tag or the_plan.default_tag
     ca_bundle = flags.ca_bundle

@@ -62,14 +62,20 @@ def probe_host() -> HostFacts:
 
 def load_host_facts(path: Path) -> HostFacts:
     """Host facts recorded by `envforge doctor --json` (its "host"), or bare HostFacts JSON."""
-    import json
 
+    from envforge import safeio
     from envforge.errors import InputError
+    from envforge.records import loads_strict
 
+    hint = "Give the JSON file that `envforge doctor --json` writes."
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"Cannot read host facts from '{path}' ({exc})") from None
+        data = loads_strict(safeio.read_text(path, what=str(path)))
+    except ValueError as exc:  # json.JSONDecodeError, NaN, a number out of range
+        raise InputError(f"Cannot read host facts from '{path}' ({exc})", hint=hint) from None
+    except RecursionError:
+        raise InputError(
+            f"Cannot read host facts from '{path}' (nested too deep)", hint=hint
+        ) from None
     return HostFacts.from_dict(data["host"] if isinstance(data, dict) and "host" in data else data)
 
 

@@ -122,7 +122,7 @@ def probe_engine(
     The toolkit probes read this machine; with a remote DOCKER_HOST they say nothing about
     the engine's host.
     """
-    from envforge.engine import connect, docker_host
+    from envforge.engine import connect, connect_timeout, docker_host
 
     where = docker_host()
     specs, kinds = find_cdi_specs(cdi_dirs)
@@ -135,7 +135,8 @@ def probe_engine(
         "nvidia_hook_on_path": hook,
     }
     try:
-        client = connect()
+        # doctor reports, it does not wait: each request gets the connect timeout (5 s).
+        client = connect(request_timeout=connect_timeout())
     except EnvforgeError as exc:
         return EngineFacts(reachable=False, where=where, detail=exc.message, **toolkit)
     try:
@@ -147,4 +148,8 @@ def probe_engine(
         )
     finally:
         client.close()
+    if not isinstance(info, Mapping):
+        return EngineFacts(
+            reachable=True, where=where, detail="docker info answered no JSON object", **toolkit
+        )
     return engine_from_info(info, where, specs, ctk, hook, kinds)

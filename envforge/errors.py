@@ -41,14 +41,14 @@ class InvalidProjectError(InputError):
 
     def __init__(self, message: str, *, file: str = "pyproject.toml", hint: str | None = None):
         self.file = file
-        super().__init__(f"{message} in {file}", hint=hint)
+        super().__init__(f"{message} in {file}", hint=hint or f"Fix that value in {file}.")
 
 
 class LockError(InputError):
     """uv.lock is missing, unreadable, of an unknown version, or stale."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint or "Regenerate the lock with 'uv lock'.")
 
 
 class CatalogError(EnvforgeError):
@@ -87,13 +87,29 @@ class DockerUnavailableError(EnvforgeError):
         )
 
 
+class EngineError(EnvforgeError):
+    """The engine answered, but not as the Docker API does (a 500, broken JSON, a timeout)."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(
+            f"The Docker engine failed {what}: {reason}",
+            hint="Check the engine (docker info, dockerd's log) or DOCKER_HOST, then retry.",
+        )
+
+
 class BuildError(EnvforgeError):
     def __init__(self, step: str | None, reason: str, log_tail: list[str]) -> None:
         self.step = step
         self.reason = reason
         self.log_tail = log_tail
         where = f" at step '{step}'" if step else ""
-        super().__init__(f"Image build failed{where}: {reason}")
+        super().__init__(
+            f"Image build failed{where}: {reason}",
+            hint="The log above shows the step's output; fix the project or the Dockerfile, "
+            "then build again.",
+        )
 
 
 class ImageNotFoundError(InputError):
@@ -111,4 +127,7 @@ class RunError(EnvforgeError):
     def __init__(self, image: str, reason: str) -> None:
         self.image = image
         self.reason = reason
-        super().__init__(f"Cannot run '{image}': {reason}")
+        super().__init__(
+            f"Cannot run '{image}': {reason}",
+            hint="Check the image and the Docker engine (docker info), then retry.",
+        )

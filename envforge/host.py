@@ -6,6 +6,7 @@ Pure models. ``envforge.gpu_probe`` and ``envforge.engine_probe`` fill them from
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,10 @@ class HostFactsError(InputError):
     """A stored host (JSON) does not have the shape ``HostFacts.from_dict`` reads."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(f"Invalid host facts: {message}")
+        super().__init__(
+            f"Invalid host facts: {message}",
+            hint='Give the JSON that `envforge doctor --json` writes (or its "host").',
+        )
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class GpuDevice:
         if cc is not None:
             if not isinstance(cc, list | tuple) or len(cc) != 2 or not all(_is_int(v) for v in cc):
                 raise HostFactsError(
-                    f"{cc!r} is not [major, minor] in '{where}.compute_capability'"
+                    f"{_show(cc)} is not [major, minor] in '{where}.compute_capability'"
                 )
             cc = (int(cc[0]), int(cc[1]))
         return cls(
@@ -110,19 +114,21 @@ class DriverFacts:
         data = _table(data, where)
         status = data.get("status")
         if status not in DRIVER_STATUSES:
-            raise HostFactsError(f"unknown status {status!r} in '{where}.status'")
+            raise HostFactsError(f"unknown status {_show(status)} in '{where}.status'")
         source = data.get("source")
         if source not in DRIVER_SOURCES:
-            raise HostFactsError(f"unknown source {source!r} in '{where}.source'")
+            raise HostFactsError(f"unknown source {_show(source)} in '{where}.source'")
         gpus = data.get("gpus", [])
         if not isinstance(gpus, list):
             raise HostFactsError(f"'{where}.gpus' must be a list")
         return cls(
             status=str(status),
             source=str(source),
-            driver_version=_opt_str(data.get("driver_version"), f"{where}.driver_version"),
-            cuda_driver_version=_opt_str(
-                data.get("cuda_driver_version"), f"{where}.cuda_driver_version"
+            driver_version=_opt_version(
+                data.get("driver_version"), f"{where}.driver_version", _DRIVER_VERSION_RE
+            ),
+            cuda_driver_version=_opt_version(
+                data.get("cuda_driver_version"), f"{where}.cuda_driver_version", _CUDA_VERSION_RE
             ),
             gpus=tuple(
                 GpuDevice.from_dict(gpu, f"{where}.gpus[{i}]") for i, gpu in enumerate(gpus)
@@ -209,6 +215,26 @@ class HostFacts:
         )
 
 
+_DRIVER_VERSION_RE = re.compile(r"\d{1,4}(\.\d{1,4}){0,3}")  # 580.159.04
+_CUDA_VERSION_RE = re.compile(r"\d{1,3}\.\d{1,3}")  # 13.0
+
+
+def _show(value: Any) -> str:
+    """A value for a message: its repr, cut short (a hostile file may hold anything)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an int of 5000 digits, a list 10000 deep
+        text = type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _opt_version(value: Any, where: str, pattern: re.Pattern[str]) -> str | None:
+    text = _opt_str(value, where)
+    if text is not None and not pattern.fullmatch(text):
+        raise HostFactsError(f"{_show(text)} is not a version number in '{where}'")
+    return text
+
+
 def _table(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise HostFactsError(f"'{where}' must be a table")
@@ -221,7 +247,7 @@ def _is_int(value: Any) -> bool:
 
 def _int(value: Any, where: str) -> int:
     if not _is_int(value):
-        raise HostFactsError(f"{value!r} is not an integer in '{where}'")
+        raise HostFactsError(f"{_show(value)} is not an integer in '{where}'")
     return int(value)
 
 
@@ -231,7 +257,7 @@ def _opt_int(value: Any, where: str) -> int | None:
 
 def _str(value: Any, where: str) -> str:
     if not isinstance(value, str):
-        raise HostFactsError(f"{value!r} is not a string in '{where}'")
+        raise HostFactsError(f"{_show(value)} is not a string in '{where}'")
     return value
 
 
@@ -241,7 +267,7 @@ def _opt_str(value: Any, where: str) -> str | None:
 
 def _bool(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
-        raise HostFactsError(f"{value!r} is not true or false in '{where}'")
+        raise HostFactsError(f"{_show(value)} is not true or false in '{where}'")
     return value
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from packaging.markers import InvalidMarker, Marker
+from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.utils import canonicalize_name
 
 from envforge.errors import LockError
@@ -47,12 +47,31 @@ class Target:
 
 
 def _applies(marker: str | None, env: Mapping[str, str], extras: Iterable[str]) -> bool:
+    """Whether a lock's marker holds for env; LockError for a marker that does not parse
+    or cannot be evaluated (an int, '~=' on a platform name, an unknown variable)."""
     if not marker:
         return True
+    shown = repr(marker) if len(repr(marker)) <= 120 else repr(marker)[:117] + "..."
+    if not isinstance(marker, str):
+        raise LockError(
+            f"Invalid marker {shown} in uv.lock: expected a string",
+            hint="Regenerate the lock with 'uv lock'.",
+        )
     try:
-        parsed = Marker(marker)
+        return _evaluate(marker, env, extras)
     except InvalidMarker:
-        raise LockError(f"Invalid marker {marker!r} in uv.lock") from None
+        raise LockError(
+            f"Invalid marker {shown} in uv.lock", hint="Regenerate the lock with 'uv lock'."
+        ) from None
+    except (UndefinedComparison, UndefinedEnvironmentName, ValueError, TypeError) as exc:
+        raise LockError(
+            f"Marker {shown} in uv.lock cannot be evaluated ({exc})",
+            hint="Regenerate the lock with 'uv lock'.",
+        ) from None
+
+
+def _evaluate(marker: str, env: Mapping[str, str], extras: Iterable[str]) -> bool:
+    parsed = Marker(marker)
     if "extra" not in marker:
         return parsed.evaluate(dict(env))
     # uv encodes conflicting extras and groups as extra names ('extra-9-gpu-torch-cu124')

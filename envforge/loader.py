@@ -20,6 +20,7 @@ import tomlkit
 import tomlkit.exceptions
 from packaging.utils import canonicalize_name
 
+from envforge import safeio
 from envforge.errors import (
     EnvforgeError,
     InvalidProjectError,
@@ -61,7 +62,7 @@ def load_project(
     if root.is_file() and root.name == "pyproject.toml":
         root = root.parent
     pyproject_path = root / "pyproject.toml"
-    if not pyproject_path.is_file():
+    if not pyproject_path.exists() and not pyproject_path.is_symlink():
         raise ProjectNotFoundError(str(root))
     data = _parse_pyproject(pyproject_path)
     workspace = _workspace_table(data)
@@ -94,7 +95,7 @@ def load_project(
     project = Project.from_dict(data)
 
     lock_path = root / "uv.lock"
-    if not lock_path.is_file():
+    if not lock_path.exists() and not lock_path.is_symlink():
         enclosing = enclosing_workspace(root)
         if enclosing is not None:
             raise LockError(
@@ -107,13 +108,19 @@ def load_project(
             f"No uv.lock in '{root}'",
             hint="Run 'uv lock' in the project, then commit uv.lock: envforge builds exactly the lock.",
         )
-    lock_bytes = lock_path.read_bytes()
+    lock_bytes = _read_bytes(lock_path)
     try:
         # tomllib for the lock: locks of GPU projects run to thousands of lines.
         lock_data = tomllib.loads(lock_bytes.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise LockError(
-            f"Invalid TOML in '{lock_path}' ({exc})", hint="Regenerate it with 'uv lock'."
+            f"Invalid TOML in '{lock_path}' ({_one_line(exc)})",
+            hint="Regenerate it with 'uv lock'.",
+        ) from None
+    except RecursionError:
+        raise LockError(
+            f"Invalid TOML in '{lock_path}' (values nested too deep)",
+            hint="Regenerate it with 'uv lock'.",
         ) from None
     lock = Lock.from_dict(lock_data, project_name=project.name, root_folder=member or ".")
 
@@ -127,7 +134,7 @@ def load_project(
     top_level = frozenset(p.name for p in source_root.iterdir())
     facts = ProjectFacts(
         lock_hash=lock_hash(lock_bytes),
-        python_version_file=_read(pv) if pv.is_file() else None,
+        python_version_file=_read(pv) if pv.exists() or pv.is_symlink() else None,
         top_level=top_level,
         git_source=git_remote_url(root),
         # Only a dynamic version needs it (the default tag); build reads it again anyway.
@@ -171,15 +178,21 @@ def _same(a: str, b: str) -> bool:
 
 
 def _parse_pyproject(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise ProjectNotFoundError(str(path.parent))
     text = _read(path)
     try:
         # tomlkit, not tomllib: its errors carry line and column for the user.
         data: dict[str, Any] = tomlkit.parse(text).unwrap()
-    except tomlkit.exceptions.ParseError as exc:
+    except tomlkit.exceptions.TOMLKitError as exc:  # ParseError, KeyAlreadyPresent...
         raise InvalidProjectError(
-            f"Invalid TOML ({exc})", file=str(path), hint="Fix the syntax at that line."
+            f"Invalid TOML ({_one_line(exc)})", file=str(path), hint="Fix the syntax at that line."
+        ) from None
+    except RecursionError:
+        raise InvalidProjectError(
+            "Invalid TOML (values nested too deep)",
+            file=str(path),
+            hint="Flatten the nested arrays or tables.",
         ) from None
     return data
 
@@ -300,11 +313,26 @@ def build_markers(root: Path, *, max_entries: int = 5000, max_depth: int = 4) ->
     return frozenset(found)
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
+def _read_bytes(path: Path) -> bytes:
+    """A regular file's bytes; a FIFO, a directory or an unreadable file is refused
+    (InputError, never read: a FIFO would hang)."""
+    return safeio.read_bytes(path)
+
+
 def _read(path: Path) -> str:
+    data = _read_bytes(path)
     try:
-        return path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidProjectError(f"Cannot read ({exc})", file=str(path)) from None
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidProjectError(
+            f"Not UTF-8 text ({exc.reason} at byte {exc.start})",
+            file=str(path),
+            hint="Save the file as UTF-8.",
+        ) from None
 
 
 # How `plan` and `build` say that nothing could tell whether the lock is up to date.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,7 +101,7 @@ class Lock:
         version = data.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
             raise LockError(
-                f"Invalid lock version: {version!r} in 'version' of uv.lock",
+                f"Invalid lock version: {_short(version)} in 'version' of uv.lock",
                 hint="Regenerate the lock with 'uv lock'.",
             )
         if version not in SUPPORTED_LOCK_VERSIONS:
@@ -110,27 +111,31 @@ class Lock:
                 hint="Upgrade envforge, or re-lock with a uv release that writes version 1.",
             )
         revision = data.get("revision", 0)
-        if not isinstance(revision, int):
-            raise LockError(f"Invalid revision: {revision!r} in 'revision' of uv.lock")
+        if not isinstance(revision, int) or isinstance(revision, bool):
+            raise LockError(
+                f"Invalid revision: {_short(revision)} in 'revision' of uv.lock", hint=_REGEN
+            )
         requires_python = None
         if (rp := data.get("requires-python")) is not None:
+            if not isinstance(rp, str):
+                raise _invalid("requires-python", "the top level", "a string")
             try:
                 requires_python = SpecifierSet(str(rp))
             except InvalidSpecifier:
                 raise LockError(
-                    f"Invalid specifier {rp!r} in 'requires-python' of uv.lock"
+                    f"Invalid specifier {rp[:80]!r} in 'requires-python' of uv.lock", hint=_REGEN
                 ) from None
 
         raw_packages = data.get("package", [])
         if not isinstance(raw_packages, list):
-            raise LockError("'package' must be an array of tables in uv.lock")
+            raise LockError("'package' must be an array of tables in uv.lock", hint=_REGEN)
         packages = tuple(_package(p, i) for i, p in enumerate(raw_packages))
 
         wanted = canonicalize_name(project_name)
-        root_raw = next(
+        root_at = next(
             (
-                raw
-                for raw, pkg in zip(raw_packages, packages, strict=True)
+                i
+                for i, pkg in enumerate(packages)
                 if canonicalize_name(pkg.name) == wanted and pkg.is_at(root_folder)
             ),
             None,
@@ -142,7 +147,11 @@ class Lock:
             requires_python=requires_python,
             packages=packages,
             root=root,
-            root_metadata=_root_metadata(root_raw) if root_raw is not None else RootMetadata(),
+            root_metadata=(
+                _root_metadata(raw_packages[root_at], f"package[{root_at}]")
+                if root_at is not None
+                else RootMetadata()
+            ),
         )
 
 
@@ -151,82 +160,150 @@ def lock_hash(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        text = type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_REGEN = "Regenerate the lock with 'uv lock'."
+
+
+def _invalid(field: str, where: str, expected: str) -> LockError:
+    return LockError(f"Invalid '{field}' in {where} of uv.lock: expected {expected}", hint=_REGEN)
+
+
+def _str_field(raw: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _invalid(key, where, "a string")
+    if isinstance(value, str) and _CONTROL_RE.search(value):
+        raise _invalid(key, where, "a string without control characters")
+    return str(value)
+
+
+def _str_list(value: Any, field: str, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _invalid(field, where, "an array of strings")
+    return tuple(value)
+
+
+def _table_of(value: Any, field: str, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _invalid(field, where, "a table")
+    return value
+
+
 def _package(raw: Any, index: int) -> LockedPackage:
     where = f"package[{index}]"
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
-        raise LockError(f"Invalid package entry: no 'name' in '{where}' of uv.lock")
-    version = raw.get("version")
-    source = raw.get("source", {})
-    if not isinstance(source, Mapping):
-        raise LockError(f"Invalid 'source' in '{where}' ({raw['name']}) of uv.lock")
-    wheels = raw.get("wheels", [])
+    if not isinstance(raw, Mapping):
+        raise LockError(f"Invalid {where} of uv.lock: expected a table", hint=_REGEN)
+    if not isinstance(raw.get("name"), str) or not raw["name"]:
+        raise _invalid("name", where, "a string")
     table = f"{where} ({raw['name']})"
+    version = _str_field(raw, "version", table)
+    source = _table_of(raw.get("source", {}), "source", table)
+    for key, value in source.items():
+        if not isinstance(value, str):
+            raise _invalid(f"source.{key}", table, "a string")
+    wheels = raw.get("wheels", [])
+    if not isinstance(wheels, list) or not all(isinstance(w, Mapping) for w in wheels):
+        raise _invalid("wheels", table, "an array of tables")
+    names = []
+    for i, wheel in enumerate(wheels):
+        name = wheel.get("url") or wheel.get("filename") or wheel.get("path")
+        if not isinstance(name, str) or not name:
+            raise _invalid(f"wheels[{i}]", table, "a table with a 'url', 'filename' or 'path'")
+        names.append(name)
+    if "sdist" in raw and not isinstance(raw["sdist"], Mapping):
+        raise _invalid("sdist", table, "a table")
+    optional = _table_of(raw.get("optional-dependencies", {}), "optional-dependencies", table)
+    dev = _table_of(raw.get("dev-dependencies", {}), "dev-dependencies", table)
     return LockedPackage(
         name=raw["name"],
-        version=str(version) if version is not None else None,
+        version=version,
         source={str(k): str(v) for k, v in source.items()},
-        dependencies=_edges(raw.get("dependencies", []), f"{table}.dependencies"),
+        dependencies=_edges(raw.get("dependencies", []), "dependencies", table),
         optional_dependencies={
-            str(extra): _edges(edges, f"{table}.optional-dependencies.{extra}")
-            for extra, edges in raw.get("optional-dependencies", {}).items()
+            str(extra): _edges(edges, f"optional-dependencies.{extra}", table)
+            for extra, edges in optional.items()
         },
         dev_dependencies={
-            str(group): _edges(edges, f"{table}.dev-dependencies.{group}")
-            for group, edges in raw.get("dev-dependencies", {}).items()
+            str(group): _edges(edges, f"dev-dependencies.{group}", table)
+            for group, edges in dev.items()
         },
-        resolution_markers=tuple(str(m) for m in raw.get("resolution-markers", ())),
-        wheels=tuple(
-            w.get("url") or w.get("filename") or w.get("path") or ""
-            for w in wheels
-            if isinstance(w, Mapping)
+        resolution_markers=_str_list(
+            raw.get("resolution-markers", []), "resolution-markers", table
         ),
+        wheels=tuple(names),
         has_sdist="sdist" in raw,
         metadata=(
-            _root_metadata(raw)
+            _root_metadata(raw, where)
             if any(k in source for k in ("editable", "virtual", "directory"))
             else None
         ),
     )
 
 
-def _edges(raw: Any, where: str) -> tuple[LockedDependency, ...]:
+def _edges(raw: Any, field: str, where: str) -> tuple[LockedDependency, ...]:
     if not isinstance(raw, list):
-        raise LockError(f"'{where}' must be an array in uv.lock")
+        raise _invalid(field, where, "an array of tables")
     out = []
     for i, edge in enumerate(raw):
+        at = f"{field}[{i}]"
         if not isinstance(edge, Mapping) or not isinstance(edge.get("name"), str):
-            raise LockError(f"Invalid dependency entry in '{where}[{i}]' of uv.lock")
-        version = edge.get("version")
+            raise _invalid(at, where, "a table with a 'name'")
+        marker = edge.get("marker")
+        if marker is not None and not isinstance(marker, str):
+            raise _invalid(f"{at}.marker", where, "a string")
         out.append(
             LockedDependency(
                 name=edge["name"],
-                version=str(version) if version is not None else None,
-                marker=edge.get("marker"),
-                extras=tuple(str(e) for e in edge.get("extra", ())),
+                version=_str_field(edge, "version", f"{where} {at}"),
+                marker=marker,
+                extras=_str_list(edge.get("extra", []), f"{at}.extra", where),
             )
         )
     return tuple(out)
 
 
-def _requirement(raw: Any, where: str) -> LockedRequirement:
+def _requirement(raw: Any, field: str, where: str) -> LockedRequirement:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
-        raise LockError(f"Invalid requirement entry in '{where}' of uv.lock")
+        raise _invalid(field, where, "a table with a 'name'")
+    specifier = raw.get("specifier", "")
+    if not isinstance(specifier, str):
+        raise _invalid(f"{field}.specifier", where, "a string")
+    marker = raw.get("marker")
+    if marker is not None and not isinstance(marker, str):
+        raise _invalid(f"{field}.marker", where, "a string")
     return LockedRequirement(
         name=raw["name"],
-        specifier=str(raw.get("specifier", "")),
-        extras=tuple(raw.get("extras", ())),
-        marker=raw.get("marker"),
+        specifier=specifier,
+        extras=_str_list(raw.get("extras", []), f"{field}.extras", where),
+        marker=marker,
     )
 
 
-def _root_metadata(raw: Mapping[str, Any]) -> RootMetadata:
-    meta = raw.get("metadata", {})
-    where = f"package.metadata of {raw['name']}"
-    if not isinstance(meta, Mapping):
-        raise LockError(f"'{where}' must be a table in uv.lock")
-    dist = tuple(_requirement(r, where) for r in meta.get("requires-dist", []))
-    dev = {
-        group: tuple(_requirement(r, f"{where}.requires-dev.{group}") for r in reqs)
-        for group, reqs in meta.get("requires-dev", {}).items()
-    }
-    return RootMetadata(dist, dev, tuple(meta.get("provides-extras", ())))
+def _root_metadata(raw: Mapping[str, Any], at: str) -> RootMetadata:
+    where = f"{at} ({raw['name']})"
+    meta = _table_of(raw.get("metadata", {}), "metadata", where)
+    dist_raw = meta.get("requires-dist", [])
+    if not isinstance(dist_raw, list):
+        raise _invalid("metadata.requires-dist", where, "an array of tables")
+    dist = tuple(
+        _requirement(r, f"metadata.requires-dist[{i}]", where) for i, r in enumerate(dist_raw)
+    )
+    dev_raw = _table_of(meta.get("requires-dev", {}), "metadata.requires-dev", where)
+    dev = {}
+    for group, reqs in dev_raw.items():
+        field = f"metadata.requires-dev.{group}"
+        if not isinstance(reqs, list):
+            raise _invalid(field, where, "an array of tables")
+        dev[str(group)] = tuple(_requirement(r, f"{field}[{i}]", where) for i, r in enumerate(reqs))
+    extras = _str_list(meta.get("provides-extras", []), "metadata.provides-extras", where)
+    return RootMetadata(dist, dev, extras)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from envforge import ownership
+from envforge import ownership, safeio
 from envforge.errors import FileConflictError
 
 
@@ -17,10 +17,16 @@ class Written:
 
 
 def classify(path: Path, text: str) -> str:
-    """What writing text to path would do: create, unchanged, update, or conflict."""
+    """What writing text to path would do: create, unchanged, update, or conflict.
+
+    A link, a directory or a FIFO in path's place is refused (InputError), --force or not:
+    envforge never writes through a link, and never reads a FIFO. Bytes are compared as
+    stored: no newline translation, so a carriage return in a value keeps the checksum.
+    """
+    safeio.check_writable_target(path)
     if not path.exists():
         return "create"
-    current = path.read_text("utf-8", errors="replace")
+    current = safeio.read_bytes(path).decode("utf-8", errors="replace")
     if current == text:
         return "unchanged"
     return "update" if ownership.is_pristine(current) else "conflict"
@@ -36,7 +42,12 @@ def write_outputs(root: Path, files: Mapping[str, str], *, force: bool = False) 
     for name, text in files.items():
         action = actions[name]
         if action != "unchanged":
-            (root / name).write_text(text, "utf-8")
+            safeio.write_text_atomic(
+                root / name,
+                text,
+                hint="Make the project folder writable (and check free space), "
+                "or print the Dockerfile with --stdout.",
+            )
         past = {
             "create": "created",
             "update": "updated",

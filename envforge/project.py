@@ -172,6 +172,9 @@ class Project:
             default_groups = list(groups)
         default_groups = _str_list(default_groups, "tool.uv.default-groups")
 
+        description = project.get("description")
+        if description is not None:
+            _expect(description, str, "project.description", "a string")
         return cls(
             name=name,
             version=version,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
+from envforge import safeio
 from envforge.cuda_catalog import CudaCatalog, arch_list_runs_on
 from envforge.errors import InputError
 from envforge.gpu_plan import newest_release
@@ -431,14 +432,13 @@ _MARKDOWN_SPECIAL = frozenset("\\`*_[]<>#~|")
 
 
 def _read(path: Path) -> str | None:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    """README.md's text exactly as stored (bytes: universal newlines would turn CRLF into
+    LF); None when absent. A FIFO, a directory or a link out of reach is refused, not read."""
+    if not path.exists() and not path.is_symlink():
         return None
-    except OSError as exc:
-        raise InputError(f"Cannot read '{path}' ({exc.strerror or exc})") from None
+    safeio.check_writable_target(path)  # a link is refused before anything is read
+    data = safeio.read_bytes(path)
     try:
-        # Bytes, not read_text: universal newlines would turn CRLF into LF.
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(
@@ -480,10 +480,7 @@ def readme_command(loaded: LoadedProject, plan: Plan, *, check: bool, create: bo
     if new == current:
         action = "unchanged"
     else:
-        try:
-            path.write_bytes(new.encode("utf-8"))
-        except OSError as exc:
-            raise InputError(f"Cannot write '{path}' ({exc.strerror or exc})") from None
+        safeio.write_text_atomic(path, new, hint="Make the project folder writable.")
         action = "created" if current is None else "updated"
     typer.echo(f"{action:<9} {path}")
     return 0

@@ -39,11 +39,14 @@ Schema 1 (keys are only added within a schema version; every key below is always
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import re
 import secrets
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -214,15 +217,22 @@ def check_record(data: Any) -> dict[str, Any]:
     if not isinstance(started, str):
         raise ValueError("no started time")
     try:
-        datetime.fromisoformat(started)
+        moment = datetime.fromisoformat(started)
+        (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError:
-        raise ValueError(f"started {started!r} is not an ISO 8601 time") from None
+        raise ValueError(f"started {started[:40]!r} is not an ISO 8601 time") from None
+    except OverflowError:
+        raise ValueError(f"started {started[:40]!r} is out of range") from None
     exit_code = data.get("exit_code")
     if exit_code is not None and not _is_int(exit_code):
         raise ValueError(f"exit_code {exit_code!r} is not an integer")
+    if exit_code is not None and not -(2**31) <= exit_code < 2**32:
+        raise ValueError("exit_code is out of range")
     duration = data.get("duration_s")
     if duration is not None and (not isinstance(duration, int | float) or _is_bool(duration)):
         raise ValueError(f"duration_s {duration!r} is not a number")
+    if duration is not None and not (math.isfinite(duration) and 0 <= duration < 1e12):
+        raise ValueError(f"duration_s {duration!r} is not a duration (negative, or too large)")
     git = data.get("git")
     if git is not None and (not isinstance(git, dict) or not isinstance(git.get("commit"), str)):
         raise ValueError("git is neither null nor {commit, dirty}")
@@ -319,6 +329,22 @@ def _is_bool(value: Any) -> bool:
 # ---------------------------------------------------------------- the world: files, git, host
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+def loads_strict(text: str) -> Any:
+    """JSON as the standard has it: NaN, Infinity and numbers that overflow to inf refused."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+
+
 def read_records(directory: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The readable records in directory, newest first, and a warning for each other *.json."""
     found: list[tuple[str, dict[str, Any]]] = []
@@ -327,12 +353,14 @@ def read_records(directory: Path) -> tuple[list[dict[str, Any]], list[str]]:
         if not path.is_file():
             continue
         try:
-            data = json.loads(path.read_text("utf-8"))
+            data = loads_strict(path.read_text("utf-8"))
             found.append((path.name, check_record(data)))
         except (OSError, UnicodeDecodeError) as exc:
             warnings.append(f"warning: skipping {path}: cannot read it ({exc})")
         except ValueError as exc:  # json.JSONDecodeError is one
             warnings.append(f"warning: skipping {path}: not a run record ({exc})")
+        except RecursionError:
+            warnings.append(f"warning: skipping {path}: not a run record (nested too deep)")
     return newest_first(found), warnings
 
 
@@ -352,7 +380,7 @@ def list_command(directory: Path, *, as_json: bool) -> int:
             print(message)
         return 0
     if as_json:
-        print(json.dumps(records, indent=2))
+        print(json.dumps(records, indent=2, allow_nan=False))
     else:
         sys.stdout.write(format_table(records))
     return 0
@@ -374,9 +402,17 @@ def _driver(host_facts: Path | None) -> DriverFacts:
 
 def _write(path: Path, record: Mapping[str, Any]) -> None:
     """All or nothing: a reader never sees half a record."""
-    part = path.with_name(f".{path.name}.part")
-    part.write_text(json.dumps(record, indent=2) + "\n", "utf-8")
-    os.replace(part, path)
+    data = (json.dumps(record, indent=2, allow_nan=False) + "\n").encode("utf-8")
+    # A fresh temporary name (never a predictable one a link could stand on), then a rename.
+    fd, part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(part, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(part)
+        raise
 
 
 @contextmanager
@@ -398,10 +434,14 @@ def recording(
 
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        # Prove the folder takes a file before the run starts, not after it ended.
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".envforge-probe.")
+        os.close(fd)
+        os.unlink(probe)
     except OSError as exc:
         raise InputError(
-            f"Cannot create the run records folder '{directory}' ({exc.strerror or exc})",
-            hint="Record into a folder you can write to.",
+            f"Cannot write run records into '{directory}' ({exc.strerror or exc})",
+            hint="Record into a folder you can write to (--runs-dir).",
         ) from None
     image_attrs: Mapping[str, Any] = image.attrs
     revision = git_revision(_git_folder(target))

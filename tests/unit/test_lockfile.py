@@ -125,15 +125,22 @@ def test_invalid_lock_version(data: dict[str, Any], shown: str) -> None:
     assert error.hint == "Regenerate the lock with 'uv lock'."
 
 
-@pytest.mark.parametrize("entry", [{"version": "1.0"}, {"name": 3}, "six"])
-def test_package_without_name(entry: Any) -> None:
+@pytest.mark.parametrize(
+    ("entry", "shown"),
+    [
+        ({"version": "1.0"}, "Invalid 'name' in package[1] of uv.lock: expected a string"),
+        ({"name": 3}, "Invalid 'name' in package[1] of uv.lock: expected a string"),
+        ("six", "Invalid package[1] of uv.lock: expected a table"),
+    ],
+)
+def test_package_without_name(entry: Any, shown: str) -> None:
     error = lock_error({"version": 1, "package": [{"name": "ok"}, entry]})
-    assert str(error) == "Invalid package entry: no 'name' in 'package[1]' of uv.lock"
+    assert str(error) == shown
 
 
 def test_package_with_bad_source() -> None:
     error = lock_error({"version": 1, "package": [{"name": "six", "source": "pypi"}]})
-    assert str(error) == "Invalid 'source' in 'package[0]' (six) of uv.lock"
+    assert str(error) == "Invalid 'source' in package[0] (six) of uv.lock: expected a table"
 
 
 def test_bad_requires_python() -> None:
@@ -158,7 +165,37 @@ def test_root_metadata_requirement_without_name() -> None:
         "metadata": {"requires-dist": [{"specifier": ">=1"}]},
     }
     error = lock_error({"version": 1, "package": [root]})
-    assert str(error) == "Invalid requirement entry in 'package.metadata of demo' of uv.lock"
+    assert str(error) == (
+        "Invalid 'metadata.requires-dist[0]' in package[0] (demo) of uv.lock: "
+        "expected a table with a 'name'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("wheels", 3, "an array of tables"),
+        ("wheels", [1], "an array of tables"),
+        ("resolution-markers", "python_version >= '3.11'", "an array of strings"),
+        ("optional-dependencies", [], "a table"),
+        ("dependencies", {"name": "x"}, "an array of tables"),
+        ("sdist", "x.tar.gz", "a table"),
+        ("version", [1], "a string"),
+    ],
+)
+def test_package_field_of_the_wrong_type(field: str, value: Any, expected: str) -> None:
+    entry = {"name": "numpy", "version": "2.0", field: value}
+    error = lock_error(
+        {"version": 1, "package": [{"name": "a"}, {"name": "b"}, {"name": "c"}, entry]}
+    )
+    assert str(error) == f"Invalid '{field}' in package[3] (numpy) of uv.lock: expected {expected}"
+    assert error.hint == "Regenerate the lock with 'uv lock'."
+
+
+def test_root_metadata_of_the_wrong_type() -> None:
+    root = {"name": "demo", "source": {"virtual": "."}, "metadata": []}
+    error = lock_error({"version": 1, "package": [root]})
+    assert str(error) == "Invalid 'metadata' in package[0] (demo) of uv.lock: expected a table"
 
 
 # --- lock_hash ----------------------------------------------------------------------

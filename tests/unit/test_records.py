@@ -396,7 +396,7 @@ def test_a_folder_that_cannot_be_made_stops_before_the_run(
 ) -> None:
     blocker = write(tmp_path, "file", "x")
     with (
-        pytest.raises(InputError, match="Cannot create the run records folder"),
+        pytest.raises(InputError, match="Cannot write run records into"),
         records.recording(
             blocker / "runs", image=FakeImage(), spec=engine.RunSpec("i"), target="i"
         ),
