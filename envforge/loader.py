@@ -20,7 +20,7 @@ import tomlkit
 import tomlkit.exceptions
 from packaging.utils import canonicalize_name
 
-from envforge import safeio
+from envforge import safeio, validate
 from envforge.errors import (
     EnvforgeError,
     InvalidProjectError,
@@ -509,45 +509,7 @@ def git_remote_url(root: Path) -> str | None:
     url = done.stdout.strip()
     if done.returncode != 0 or not url:
         return None
-    return source_url(url)
-
-
-_SCP_RE = re.compile(r"(?:[^@/:\s]+@)?(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*):(?!//)(?P<path>[^\s]+)")
-_URL_RE = re.compile(
-    r"(?:git\+)?(?P<scheme>https?|ssh|git)://(?:[^@/\s]*@)?"
-    r"(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*)(?::(?P<port>\d{1,5}))?(?P<path>/[^\s]*)?"
-)
-
-
-def source_url(remote: str) -> str | None:
-    """A git remote as the https URL the OCI source label carries, or None.
-
-    scp-style (git@github.com:o/r.git), ssh:// and git:// remotes become
-    https://host/path (their ports are not https's, so dropped); http(s) keeps its scheme
-    and port. Credentials and a trailing .git are dropped; a local path, file:// or
-    anything unparsable (spaces, control characters) gives None: no label.
-    """
-    if not remote.isprintable() or remote != remote.strip():
-        return None
-    if match := _URL_RE.fullmatch(remote):
-        scheme, host, port = match["scheme"], match["host"], match["port"]
-        path = match["path"] or ""
-        if scheme in ("ssh", "git"):
-            scheme, port = "https", None
-        # ssh://host/~user/repo is a home-relative path: no web page says where.
-        if path.startswith("/~"):
-            return None
-    elif "://" not in remote and (match := _SCP_RE.fullmatch(remote)):
-        scheme, host, port = "https", match["host"], None
-        path = "/" + match["path"].lstrip("/")
-        if len(host) == 1:  # C:\repo, a Windows drive
-            return None
-    else:
-        return None
-    path = path.rstrip("/").removesuffix(".git").rstrip("/")
-    if not path.strip("/"):
-        return None
-    return f"{scheme}://{host}{f':{port}' if port else ''}{path}"
+    return validate.source_url(url)
 
 
 GENERATED_FILES = ("Dockerfile", ".dockerignore", "compose.yaml")

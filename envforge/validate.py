@@ -44,9 +44,6 @@ _CUDA = re.compile(r"[0-9]{2}\.[0-9]{1,2}(?:\.[0-9]{1,3})?", re.ASCII)
 _HTTPS_URL = re.compile(
     r"https://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?", re.A
 )
-_SCP_REMOTE = re.compile(
-    r"[A-Za-z0-9._-]+@(?P<host>[A-Za-z0-9.-]+):(?P<path>[A-Za-z0-9._~/-]+)", re.A
-)
 # What a terminal or a line-based file acts on: C0 and C1 controls, DEL, the Unicode line
 # and paragraph separators, and the bidirectional overrides that reorder what is shown.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -287,20 +284,47 @@ def https_url(value: object, where: str, file: str | None = None) -> str:
     return text
 
 
+_SCP_RE = re.compile(
+    r"(?:[^@/:\s]+@)?(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*):(?!//)(?P<path>[^\s]+)", re.ASCII
+)
+_URL_RE = re.compile(
+    r"(?:git\+)?(?P<scheme>https?|ssh|git)://(?:[^@/\s]*@)?"
+    r"(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*)(?::(?P<port>[0-9]{1,5}))?(?P<path>/[^\s]*)?",
+    re.ASCII,
+)
+
+
 def source_url(remote: str | None) -> str | None:
-    """The https URL of a git remote for the OCI source label, or None when there is none
-    to give: an scp-style remote (git@host:owner/repo.git) becomes https://host/owner/repo.git;
-    a local path, another scheme or anything with odd characters is left out."""
-    if remote is None:
+    """A git remote as the https URL the OCI source label carries, or None.
+
+    scp-style (git@github.com:o/r.git), ssh:// and git:// remotes become
+    https://host/path (their ports are not https's, so dropped); http(s) keeps its scheme
+    and port. Credentials and a trailing .git are dropped; a local path, file:// or
+    anything unparsable (spaces, control characters) gives None: no label.
+    """
+    if remote is None or not remote.isprintable() or remote != remote.strip():
         return None
-    scp = _SCP_REMOTE.fullmatch(remote)
-    if scp:
-        remote = f"https://{scp['host']}/{scp['path'].lstrip('/')}"
-    elif remote.startswith("http://"):
-        remote = "https://" + remote.removeprefix("http://")
-    if not _HTTPS_URL.fullmatch(remote):
+    if match := _URL_RE.fullmatch(remote):
+        scheme, host, port = match["scheme"], match["host"], match["port"]
+        path = match["path"] or ""
+        if scheme in ("ssh", "git"):
+            scheme, port = "https", None
+        scheme = "https"  # the label is a web page: http's own port is kept
+        # ssh://host/~user/repo is a home-relative path: no web page says where.
+        if path.startswith("/~"):
+            return None
+    elif "://" not in remote and (match := _SCP_RE.fullmatch(remote)):
+        scheme, host, port = "https", match["host"], None
+        path = "/" + match["path"].lstrip("/")
+        if len(host) == 1:  # C:\repo, a Windows drive
+            return None
+    else:
         return None
-    return remote
+    path = path.rstrip("/").removesuffix(".git").rstrip("/")
+    if not path.strip("/"):
+        return None
+    url = f"{scheme}://{host}{f':{port}' if port else ''}{path}"
+    return url if _HTTPS_URL.fullmatch(url) else None
 
 
 def for_terminal(text: str) -> str:

@@ -15,10 +15,11 @@ from envforge import loader
 from envforge.catalog import load_catalog
 from envforge.cli import app
 from envforge.cuda_catalog import load_cuda_catalog
-from envforge.loader import load_project, source_url
+from envforge.loader import load_project
 from envforge.plan import BuildOptions, make_plan, revision_tag
 from envforge.readme import render_section
 from envforge.render import render_dockerfile
+from envforge.validate import source_url
 
 runner = CliRunner()
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -40,7 +41,7 @@ VERSION_LABEL = 'org.opencontainers.image.version="${ENVFORGE_REVISION}"'
         ("https://oauth2@gitlab.com/o/r/", "https://gitlab.com/o/r"),
         ("https://github.com/o/r", "https://github.com/o/r"),
         ("https://git.corp:8443/o/r.git", "https://git.corp:8443/o/r"),
-        ("http://gitea.local:3000/o/r", "http://gitea.local:3000/o/r"),  # its own scheme
+        ("http://gitea.local:3000/o/r", "https://gitea.local:3000/o/r"),  # the label is https
     ],
 )
 def test_remotes_become_web_urls(remote: str, url: str) -> None:

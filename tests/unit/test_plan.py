@@ -659,7 +659,7 @@ def test_labels() -> None:
         "org.opencontainers.image.title": "cpu-sklearn",
         "org.opencontainers.image.version": "0.1.0",
         "org.opencontainers.image.description": SKLEARN_PYPROJECT["project"]["description"],
-        "org.opencontainers.image.source": "https://git.example/x.git",
+        "org.opencontainers.image.source": "https://git.example/x",
         "org.opencontainers.image.base.name": "docker.io/library/python:3.11-slim-trixie",
         "org.opencontainers.image.base.digest": PY311_DIGEST,
         "dev.envforge.version": __version__,
@@ -915,7 +915,7 @@ def test_a_long_description_is_cut_for_the_label_and_the_plan_says_so() -> None:
 @pytest.mark.parametrize(
     "remote,label",
     [
-        ("git@github.com:o/r.git", "https://github.com/o/r.git"),
+        ("git@github.com:o/r.git", "https://github.com/o/r"),
         ("https://example.org/r\nLABEL x=y", None),
         ("/srv/git/r", None),
     ],

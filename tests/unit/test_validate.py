@@ -151,13 +151,13 @@ def test_ignore_patterns_cannot_reinclude_or_add_lines(pattern: str) -> None:
 @pytest.mark.parametrize(
     "remote,url",
     [
-        ("https://github.com/o/r.git", "https://github.com/o/r.git"),
-        ("git@github.com:o/r.git", "https://github.com/o/r.git"),
+        ("https://github.com/o/r.git", "https://github.com/o/r"),
+        ("git@github.com:o/r.git", "https://github.com/o/r"),
         ("http://example.org/r", "https://example.org/r"),
         ("/srv/git/r.git", None),
         ("https://example.org/r\nLABEL x=y", None),
         ("https://example.org/a b", None),
-        ("ssh://git@host/r", None),
+        ("ssh://git@host/r", "https://host/r"),
         (None, None),
     ],
 )
