@@ -8,12 +8,14 @@ markers (python_version becomes python_full_version, say), so markers other than
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from envforge.lockfile import Lock, LockedRequirement, RootMetadata
 from envforge.project import Project
@@ -25,7 +27,20 @@ _Key = tuple[str, tuple[str, ...], str, str | None]
 
 
 def _spec(text: str) -> str:
-    return str(SpecifierSet(text)) if text else ""
+    """A specifier set in one spelling: its versions normalised as uv records them
+    (`==v0.14.0` is `==0.14.0`, `>=1.0.0-rc1` is `>=1.0.0rc1`), `===` left as written."""
+    if not text:
+        return ""
+    parts = []
+    for spec in SpecifierSet(text):
+        version, wildcard = spec.version, ""
+        if spec.operator != "===":
+            if version.endswith(".*"):
+                version, wildcard = version[:-2], ".*"
+            with contextlib.suppress(InvalidVersion):
+                version = str(Version(version))
+        parts.append(f"{spec.operator}{version}{wildcard}")
+    return ",".join(sorted(parts))
 
 
 def _from_lock(req: LockedRequirement) -> _Key:
