@@ -145,6 +145,9 @@ def test_plan(case: str, tmp_path: Path) -> None:
     assert plan["entrypoint"] in _commands_ok(expected), (
         f"command {plan['entrypoint']}, expected {expected['command']} (scripts: {expected['scripts']})"
     )
+    python_why = " ".join(d["reason"] for d in plan["decisions"] if d["topic"] == "python")
+    for passed_over in expected.get("passed_over", []):
+        assert passed_over in python_why, f"the plan does not say {passed_over!r}: {python_why}"
     found = plan["labels"].get("dev.envforge.cuda")
     assert _cuda_ok(expected, found), f"CUDA {found!r}, expected {expected['cuda']}"
     if "extras" in expected:
