@@ -27,18 +27,20 @@ _Key = tuple[str, tuple[str, ...], str, str | None]
 
 
 def _spec(text: str) -> str:
-    """A specifier as uv records it: sorted, each version in PEP 440's normal form
-    ('==v0.14.0' is recorded '==0.14.0'); wildcards and arbitrary equality kept as written."""
+    """A specifier set in one spelling: its versions normalised as uv records them
+    (`==v0.14.0` is `==0.14.0`, `>=1.0.0-rc1` is `>=1.0.0rc1`), `===` left as written."""
     if not text:
         return ""
-    words = []
+    parts = []
     for spec in SpecifierSet(text):
-        version = spec.version
-        if not version.endswith(".*") and spec.operator != "===":
+        version, wildcard = spec.version, ""
+        if spec.operator != "===":
+            if version.endswith(".*"):
+                version, wildcard = version[:-2], ".*"
             with contextlib.suppress(InvalidVersion):
                 version = str(Version(version))
-        words.append(f"{spec.operator}{version}")
-    return ",".join(sorted(words))
+        parts.append(f"{spec.operator}{version}{wildcard}")
+    return ",".join(sorted(parts))
 
 
 def _from_lock(req: LockedRequirement) -> _Key:

@@ -296,7 +296,7 @@ def make_plan(
     if backend_decision is not None:
         decisions.append(backend_decision)
 
-    entrypoint, why = _entrypoint(project, facts)
+    entrypoint, why = _entrypoint(project, facts, extras)
     decisions.append(Decision("command", _shell_join(entrypoint), why))
     kept_folders, context_decision = _context_folders(project, facts, entrypoint)
     if context_decision is not None:
@@ -928,14 +928,40 @@ def _named_like(project: Project, names: list[str]) -> str | None:
     return own[0] if len(own) == 1 else None
 
 
-def _entrypoint(project: Project, facts: ProjectFacts) -> tuple[tuple[str, ...], str]:
+_SCRIPT_EXTRAS_RE = re.compile(r"\[([^\[\]]*)\]\s*\Z")
+
+
+def script_extras(target: str) -> tuple[str, ...]:
+    """The extras an entry point names (`pkg.cli:app [cli]`), normalised; () when none."""
+    found = _SCRIPT_EXTRAS_RE.search(target)
+    if found is None:
+        return ()
+    return tuple(canonicalize_name(e.strip()) for e in found.group(1).split(",") if e.strip())
+
+
+def _entrypoint(
+    project: Project, facts: ProjectFacts, extras: tuple[str, ...] = ()
+) -> tuple[tuple[str, ...], str]:
     """The image's command, and why: one that starts, or `python` and a line saying so."""
     if project.envforge.command:
         return project.envforge.command, "[tool.envforge] command"
     choose = "set [tool.envforge] command to choose, or per run: envforge run PATH --entrypoint CMD"
     notes: list[str] = []
     if project.is_package:
-        scripts = sorted(project.scripts)
+        # A script whose entry point names an extra the image lacks (`app [cli]`) does not
+        # start: its imports are not installed. It is no candidate for the command.
+        have = {canonicalize_name(e) for e in extras}
+        lacking = {
+            name: [e for e in script_extras(target) if e not in have]
+            for name, target in project.scripts.items()
+        }
+        for name, missing in sorted(lacking.items()):
+            if missing:
+                notes.append(
+                    f"console script {name} needs the extra {', '.join(missing)}, which the "
+                    f"image does not install (--extra {missing[0]} adds it)"
+                )
+        scripts = sorted(n for n, missing in lacking.items() if not missing)
         if len(scripts) == 1:
             return (
                 scripts[0],

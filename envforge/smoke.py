@@ -8,7 +8,8 @@ program itself, that:
   the image from the installed distribution's top_level.txt or its files, so nothing is
   guessed on the host);
 * each console script of that distribution loads (``EntryPoint.load()`` imports the
-  object a script would call, and does not call it);
+  object a script would call, and does not call it), but one whose entry point names an
+  extra the image does not install (``app [cli]``): its imports are not there by design;
 * the image's command has a target: ``python -m X`` finds X (and X.__main__ for a
   package) and compiles it, ``python path.py`` finds the script and compiles it, any other
   program is on the PATH.
@@ -26,8 +27,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+
+from packaging.utils import canonicalize_name
 
 from envforge.errors import EnvforgeError, RunError
 from envforge.plan import VENV, Plan
@@ -126,8 +129,12 @@ if spec.get("dist"):
     if dist is not None:
         for name in top_level(dist):
             check("import", name, lambda name=name: importlib.import_module(name))
+        import re
+        have = set(spec.get("extras") or ())
         for ep in sorted(dist.entry_points, key=lambda e: e.name):
-            if ep.group == "console_scripts":
+            # A script that names an extra the image lacks (`app [cli]`) is not checked.
+            needs = [re.sub(r"[-_.]+", "-", e).lower() for e in ep.extras]
+            if ep.group == "console_scripts" and all(e in have for e in needs):
                 check("script", ep.name, ep.load)
 if spec.get("module"):
     check("module", spec["module"], lambda: find_main(spec["module"]))
@@ -169,6 +176,8 @@ class ProbeSpec:
     script: str | None = None  # the command is `python script`
     program: str | None = None  # the command's program, when it is not Python
     timeout: int | None = None  # seconds for one check (None: CHECK_TIMEOUT_S)
+    # The image's extras, normalised: a console script naming another extra is not loaded.
+    extras: tuple[str, ...] | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -185,7 +194,9 @@ def probe_spec(plan: Plan, command: Sequence[str] | None = None) -> ProbeSpec:
     """What the probe checks in an image built from plan; command: the image's own
     (see image_command), which differs from the plan's when the Dockerfile was edited."""
     dist = plan.project.name if plan.install_project else None
-    return spec_for(dist, plan.entrypoint if command is None else command)
+    spec = spec_for(dist, plan.entrypoint if command is None else command)
+    extras = tuple(sorted({canonicalize_name(e) for e in plan.extras})) if dist else ()
+    return replace(spec, extras=extras) if extras else spec
 
 
 def image_command(attrs: Mapping[str, Any]) -> tuple[str, ...] | None:

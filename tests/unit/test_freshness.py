@@ -85,23 +85,34 @@ def test_spelling_of_names_and_specifiers_is_not_drift(
     assert drift(sklearn_pyproject, sklearn_lock_data) == []
 
 
-def test_a_version_spelled_otherwise_is_not_drift(
+@pytest.mark.parametrize(
+    ("ours", "uv_records"),
+    [
+        ("==v0.14.0", "==0.14.0"),  # the real Hades pins ssort==v0.14.0; uv records ==0.14.0
+        (">=1.0.0-rc1", ">=1.0.0rc1"),
+        ("==1.0.*", "==1.0.*"),
+        ("~=2.0, !=2.1.0", "!=2.1.0,~=2.0"),
+    ],
+)
+def test_a_version_spelt_otherwise_is_not_drift(
+    ours: str, uv_records: str, sklearn_pyproject: dict[str, Any], sklearn_lock_data: dict[str, Any]
+) -> None:
+    deps(sklearn_pyproject).append(f"ssort{ours}")
+    root = next(p for p in sklearn_lock_data["package"] if p["name"] == "cpu-sklearn")
+    root["metadata"]["requires-dist"].append({"name": "ssort", "specifier": uv_records})
+    assert drift(sklearn_pyproject, sklearn_lock_data) == []
+
+
+def test_a_different_version_still_is_drift(
     sklearn_pyproject: dict[str, Any], sklearn_lock_data: dict[str, Any]
 ) -> None:
-    # uv records versions in PEP 440's normal form: 'v1.5' and '1.5.0' are '>=1.5' and
-    # '>=1.5.0' to it (a real lock, hades, records ssort==v0.14.0 as ==0.14.0).
-    sklearn_pyproject["project"]["dependencies"] = [
-        "numpy>=v1.26",
-        "pandas>=2.2",
-        "scikit-learn>=1.5",
+    deps(sklearn_pyproject).append("ssort==v0.14.1")
+    root = next(p for p in sklearn_lock_data["package"] if p["name"] == "cpu-sklearn")
+    root["metadata"]["requires-dist"].append({"name": "ssort", "specifier": "==0.14.0"})
+    assert drift(sklearn_pyproject, sklearn_lock_data) == [
+        "dependencies: ssort==0.14.1 is in pyproject.toml but not in uv.lock",
+        "dependencies: ssort==0.14.0 is in uv.lock but not in pyproject.toml",
     ]
-    assert drift(sklearn_pyproject, sklearn_lock_data) == []
-    sklearn_pyproject["project"]["dependencies"] = [
-        "numpy>=1.27",
-        "pandas>=2.2",
-        "scikit-learn>=1.5",
-    ]
-    assert drift(sklearn_pyproject, sklearn_lock_data) != []
 
 
 def test_changed_group(

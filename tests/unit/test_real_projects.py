@@ -1,4 +1,12 @@
-"""The real-project corpus: plan, dockerize, doctor and readme on public uv projects.
+"""The real-project corpus and the modelled one: plan, dockerize, doctor and readme on
+public uv projects and on our own projects shaped like them.
+
+The modelled corpus (tests/fixtures/modelled/<name>/, EXPECTED.toml there) is committed and
+always runs: for each real project, a project of our own with the same shape (backend,
+requires-python, scripts, extras, sources, workspace) and the dependency pins that decide the
+behaviour, locked here by uv (MODELLED_ON.toml says what each keeps and leaves out). Two of
+them take torch from explicit indexes: their indexes are folders of stub wheels that
+tests/fixtures/modelled/stubs.py makes in each copy, with the lock.
 
 Each project of tests/fixtures/real/EXPECTED.toml is a public repository's pyproject.toml,
 uv.lock and sources at a recorded commit (tests/fixtures/real/<name>/SOURCE.toml). Upstream
@@ -15,6 +23,7 @@ git checkout (as a user's clone is: uv-dynamic-versioning reads the version from
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -34,6 +43,11 @@ REAL = REPO / "tests" / "fixtures" / "real"
 EXPECTED: dict[str, dict[str, Any]] = tomllib.loads((REAL / "EXPECTED.toml").read_text("utf-8"))
 CORPUS = Path(os.environ.get("ENVFORGE_REAL_CORPUS") or REPO / "shared" / "real")
 NO_GPU = REAL / "host-no-gpu.json"
+MODELLED = REPO / "tests" / "fixtures" / "modelled"
+MODELLED_EXPECTED: dict[str, dict[str, Any]] = tomllib.loads(
+    (MODELLED / "EXPECTED.toml").read_text("utf-8")
+)
+TABLES = {"modelled": MODELLED_EXPECTED, "real": EXPECTED}
 
 runner = CliRunner()
 
@@ -52,12 +66,29 @@ def _no_gpu_host(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gpu_probe, "probe_driver", lambda *a, **k: driver)
 
 
-def _copy(name: str, tmp_path: Path) -> Path:
-    source = CORPUS / name
-    if not (source / "uv.lock").is_file():
-        pytest.skip(f"{name}: no copy at {source} (run tests/fixtures/real/materialise.py)")
+def _stubs() -> Any:
+    spec = importlib.util.spec_from_file_location("modelled_stubs", MODELLED / "stubs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _copy(case: str, tmp_path: Path) -> Path:
+    corpus, name = case.split("/")
     dest = tmp_path / name
-    shutil.copytree(source, dest)
+    if corpus == "modelled":
+        source = MODELLED / name
+        if (source / "STUBS.toml").is_file():
+            _stubs().make(source, dest)
+        else:
+            shutil.copytree(source, dest)
+        (dest / "MODELLED_ON.toml").unlink()
+    else:
+        source = CORPUS / name
+        if not (source / "uv.lock").is_file():
+            pytest.skip(f"{name}: no copy at {source} (run tests/fixtures/real/materialise.py)")
+        shutil.copytree(source, dest)
     git = shutil.which("git")
     if git:
         for args in (
@@ -90,13 +121,19 @@ def _cuda_ok(expected: dict[str, Any], found: str | None) -> bool:
     )
 
 
-NAMES = sorted(EXPECTED)
+# "modelled/<name>" always runs; "real/<name>" runs where the copy is present.
+CASES = [f"{corpus}/{name}" for corpus, table in TABLES.items() for name in sorted(table)]
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_plan(name: str, tmp_path: Path) -> None:
-    expected = EXPECTED[name]
-    result = invoke("plan", str(_copy(name, tmp_path)), "--json")
+def _expected(case: str) -> dict[str, Any]:
+    corpus, name = case.split("/")
+    return TABLES[corpus][name]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_plan(case: str, tmp_path: Path) -> None:
+    expected = _expected(case)
+    result = invoke("plan", str(_copy(case, tmp_path)), "--json")
     if "refusal" in expected:
         _refusal(expected, result)
         return
@@ -108,6 +145,9 @@ def test_plan(name: str, tmp_path: Path) -> None:
     assert plan["entrypoint"] in _commands_ok(expected), (
         f"command {plan['entrypoint']}, expected {expected['command']} (scripts: {expected['scripts']})"
     )
+    python_why = " ".join(d["reason"] for d in plan["decisions"] if d["topic"] == "python")
+    for passed_over in expected.get("passed_over", []):
+        assert passed_over in python_why, f"the plan does not say {passed_over!r}: {python_why}"
     found = plan["labels"].get("dev.envforge.cuda")
     assert _cuda_ok(expected, found), f"CUDA {found!r}, expected {expected['cuda']}"
     if "extras" in expected:
@@ -122,10 +162,10 @@ def _instructions(dockerfile: str, keyword: str) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_dockerize(name: str, tmp_path: Path) -> None:
-    expected = EXPECTED[name]
-    result = invoke("dockerize", str(_copy(name, tmp_path)), "--stdout")
+@pytest.mark.parametrize("case", CASES)
+def test_dockerize(case: str, tmp_path: Path) -> None:
+    expected = _expected(case)
+    result = invoke("dockerize", str(_copy(case, tmp_path)), "--stdout")
     if "refusal" in expected:
         _refusal(expected, result)
         return
@@ -142,10 +182,10 @@ def test_dockerize(name: str, tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_doctor(name: str, tmp_path: Path) -> None:
-    expected = EXPECTED[name]
-    result = invoke("doctor", str(_copy(name, tmp_path)), "--json", "--host-facts", str(NO_GPU))
+@pytest.mark.parametrize("case", CASES)
+def test_doctor(case: str, tmp_path: Path) -> None:
+    expected = _expected(case)
+    result = invoke("doctor", str(_copy(case, tmp_path)), "--json", "--host-facts", str(NO_GPU))
     if "refusal" in expected:
         _refusal(expected, result)
         return
@@ -159,10 +199,10 @@ def test_doctor(name: str, tmp_path: Path) -> None:
     assert all(f["level"] != "fail" for f in report["findings"]), report["findings"]
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_readme(name: str, tmp_path: Path) -> None:
-    expected = EXPECTED[name]
-    root = _copy(name, tmp_path)
+@pytest.mark.parametrize("case", CASES)
+def test_readme(case: str, tmp_path: Path) -> None:
+    expected = _expected(case)
+    root = _copy(case, tmp_path)
     args = ["readme", str(root)] + ([] if (root / "README.md").exists() else ["--create"])
     result = invoke(*args)
     if "refusal" in expected:
@@ -184,3 +224,23 @@ def test_readme(name: str, tmp_path: Path) -> None:
     # Never publish a command that does not start: any `python -m X` shown is the expected one.
     for shown in re.findall(r"python -m [\w.]+", section):
         assert shown.split() in _commands_ok(expected), f"README publishes {shown!r}"
+
+
+# -- the modelled corpus itself ----------------------------------------------------------------
+
+
+def test_the_modelled_corpus_mirrors_the_real_one() -> None:
+    """Each modelled project names the real project and commit it is modelled on, says what
+    it keeps and leaves out, and the corpus stays small."""
+    assert len(MODELLED_EXPECTED) >= 10
+    total = 0
+    for name in MODELLED_EXPECTED:
+        folder = MODELLED / name
+        modelled_on = tomllib.loads((folder / "MODELLED_ON.toml").read_text("utf-8"))
+        source = tomllib.loads((REAL / name / "SOURCE.toml").read_text("utf-8"))
+        assert (modelled_on["repo"], modelled_on["commit"]) == (source["repo"], source["commit"])
+        assert modelled_on["keeps"] and modelled_on["leaves_out"], name
+        lock = folder / ("uv.lock.template" if (folder / "STUBS.toml").is_file() else "uv.lock")
+        assert lock.is_file(), name
+        total += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    assert total < 4_000_000, f"the modelled corpus is {total} bytes"
