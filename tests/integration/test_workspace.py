@@ -47,7 +47,11 @@ def test_library_member_builds_with_its_siblings_pyproject_only(
     done = envforge("build", str(root), "--package", "ws-lib", "--tag", tag, env=lab.cli_env())
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     try:
-        assert "COPY packages/ws-app/pyproject.toml" in (root / "Dockerfile").read_text()
+        dockerfile = (root / "Dockerfile").read_text()
+        assert (
+            'COPY ["packages/ws-app/pyproject.toml", "packages/ws-app/pyproject.toml"]'
+            in dockerfile
+        )
         out = docker_client.containers.run(
             tag, ["python", "-c", "import ws_lib; print(ws_lib.greeting('lib'))"],
             entrypoint=[], remove=True,
