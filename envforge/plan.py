@@ -87,6 +87,10 @@ class ProjectFacts:
     # The folder of the workspace member being built (--package), relative to the workspace
     # root, which holds pyproject.toml, uv.lock and the build context; None: the root itself.
     workspace_member: str | None = None
+    # Console script -> the top-level names its entry point's module imports on load (its
+    # own package left out; envforge.scriptscan): a script that imports what only an extra
+    # or group installs is not the default command without it.
+    script_imports: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
