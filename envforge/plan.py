@@ -17,7 +17,7 @@ from packaging.version import InvalidVersion, Version
 from envforge import __version__, validate
 from envforge.catalog import PYTHON_REGISTRY, Catalog, PythonImage
 from envforge.cuda_catalog import CudaCatalog
-from envforge.errors import InvalidProjectError, PlanError
+from envforge.errors import InvalidProjectError, LockError, PlanError
 from envforge.gpu_needs import GpuNeeds
 from envforge.gpu_plan import GpuPlan, plan_gpu
 from envforge.installset import Target
@@ -996,11 +996,14 @@ def _script_needs(
 
     def brought(kind: str, name: str) -> set[str]:
         if (kind, name) not in brings:
-            more = (
-                installed_packages(lock, target, extras=(*extras, name), groups=groups)
-                if kind == "extra"
-                else installed_packages(lock, target, extras=extras, groups=(*groups, name))
-            )
+            try:
+                more = (
+                    installed_packages(lock, target, extras=(*extras, name), groups=groups)
+                    if kind == "extra"
+                    else installed_packages(lock, target, extras=extras, groups=(*groups, name))
+                )
+            except LockError:  # a broken entry the image does not install: it tells nothing
+                more = {}
             brings[kind, name] = set(more) - installed
         return brings[kind, name]
 

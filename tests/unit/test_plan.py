@@ -1052,3 +1052,16 @@ def test_a_lock_path_source_that_copy_cannot_take_is_refused(source: str) -> Non
 def test_sync_flags_are_argv_words() -> None:
     p = plan(sklearn(), groups=("dev",))
     assert "--group" in p.sync_flags and "dev" in p.sync_flags
+
+
+def test_a_broken_entry_only_an_extra_reaches_tells_nothing() -> None:
+    lock = copy.deepcopy(NEEDS_LOCK)
+    root = next(p for p in lock["package"] if p["name"] == "script-needs-extra")
+    root["optional-dependencies"]["broken"] = [{"name": "missing-package"}]
+    data = copy.deepcopy(NEEDS_PYPROJECT)
+    data["project"]["optional-dependencies"]["broken"] = ["missing-package"]
+    facts = ProjectFacts(
+        lock_hash=LOCK_HASH, script_imports={"script-needs-extra": frozenset({"click"})}
+    )
+    p = plan(data, facts, lock)
+    assert p.entrypoint == ("python",)
