@@ -137,6 +137,9 @@ class Plan:
     options: BuildOptions = field(default_factory=BuildOptions)
     # A dynamic version: the image's version label is the revision build passes (revision_arg).
     version_from_revision: bool = False
+    # Console scripts that need an extra or group the image lacks -> what (the "needs" text
+    # of the plan): never the command; the smoke check expects them not to load.
+    scripts_needing: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def revision_arg(self) -> str:
@@ -305,6 +308,17 @@ def make_plan(
     needs = _script_needs(project, lock, facts, target, extras, groups)
     entrypoint, why = _entrypoint(project, facts, needs)
     decisions.append(Decision("command", _shell_join(entrypoint), why))
+    others = [s for s in sorted(needs) if s != _candidate_script(project)]
+    if others:
+        shown = "; ".join(f"{s} needs {needs[s]}" for s in others[:5])
+        more = f"; and {len(others) - 5} more" if len(others) > 5 else ""
+        decisions.append(
+            Decision(
+                "scripts",
+                f"{len(others)} of {len(project.scripts)} need more than the image installs",
+                f"{shown}{more}: the smoke check expects them not to load",
+            )
+        )
     kept_folders, context_decision = _context_folders(project, facts, entrypoint)
     if context_decision is not None:
         decisions.append(context_decision)
@@ -396,6 +410,7 @@ def make_plan(
         build_requires_hook=hook,
         member_dir=facts.workspace_member,
         member_manifests=manifests,
+        scripts_needing=needs,
     )
 
 
@@ -957,9 +972,8 @@ def _script_needs(
     extras: tuple[str, ...],
     groups: tuple[str, ...],
 ) -> dict[str, str]:
-    """The console script the command would be (_candidate_script) -> what it needs that
-    the image lacks ("the extra 'cli' (imports typer): add --extra cli to use it"), when
-    it needs an extra or a group.
+    """Console script -> what it needs that the image lacks ("the extra 'cli' (imports
+    typer): add --extra cli to use it"), for the scripts that need an extra or a group.
 
     A script needs one when its module imports (facts.script_imports) a package of the lock
     that the image's install set lacks and that extra or group installs, or when its entry
@@ -975,10 +989,7 @@ def _script_needs(
     locked = {canonicalize_name(p.name) for p in lock.packages} - own
     declared: dict[str, list[str]] = {}
     imported: dict[str, dict[str, str]] = {}  # script -> canonical name -> import name
-    candidate = _candidate_script(project)
     for script, value in project.scripts.items():
-        if script != candidate:
-            continue  # only the script _entrypoint would choose is looked at
         names = facts.script_imports.get(script, frozenset())
         imported[script] = {canonicalize_name(n): n for n in sorted(names)}
         imported[script] = {k: v for k, v in imported[script].items() if k in locked}
@@ -1012,14 +1023,19 @@ def _script_needs(
     needs: dict[str, str] = {}
     for script in sorted(imported):
         lacking = {k: v for k, v in imported[script].items() if k not in installed}
-        for kind, name in choices if lacking else []:
-            hits = sorted(v for k, v in lacking.items() if k in brought(kind, name))
-            if hits:
-                needs[script] = (
-                    f"the {kind} {name!r} (imports {', '.join(hits[:3])}): "
-                    f"add --{kind} {name} to use it"
-                )
-                break
+        # Of the extras (then groups) that bring what it imports, the one that brings least:
+        # `peft`, not `all`.
+        found = [
+            (kind != "extra", len(brought(kind, name)), kind, name, hits)
+            for kind, name in (choices if lacking else [])
+            if (hits := sorted(v for k, v in lacking.items() if k in brought(kind, name)))
+        ]
+        if found:
+            _, _, kind, name, hits = min(found)
+            needs[script] = (
+                f"the {kind} {name!r} (imports {', '.join(hits[:3])}): "
+                f"add --{kind} {name} to use it"
+            )
         for extra in declared[script] if script not in needs else []:
             if brought("extra", extra):
                 needs[script] = (

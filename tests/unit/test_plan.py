@@ -1065,3 +1065,46 @@ def test_a_broken_entry_only_an_extra_reaches_tells_nothing() -> None:
     )
     p = plan(data, facts, lock)
     assert p.entrypoint == ("python",)
+
+
+def test_the_plan_lists_every_script_that_needs_more() -> None:
+    several = {
+        "scripts": {
+            "script-needs-extra": "script_needs_extra.cli:main",
+            "other": "script_needs_extra:other",
+        }
+    }
+    data = copy.deepcopy(NEEDS_PYPROJECT)
+    data["project"].update(several)
+    facts = ProjectFacts(
+        lock_hash=LOCK_HASH,
+        script_imports={"script-needs-extra": frozenset(), "other": frozenset({"iniconfig"})},
+    )
+    p = plan(data, facts, NEEDS_LOCK)
+    assert p.entrypoint == ("script-needs-extra",)
+    assert p.scripts_needing == {
+        "other": "the group 'dev' (imports iniconfig): add --group dev to use it"
+    }
+    decision = next(d for d in p.decisions if d.topic == "scripts")
+    assert decision.choice == "1 of 2 need more than the image installs"
+    assert decision.reason == (
+        "other needs the group 'dev' (imports iniconfig): add --group dev to use it: "
+        "the smoke check expects them not to load"
+    )
+    assert plan(data, facts, NEEDS_LOCK, groups=("dev",)).scripts_needing == {}
+
+
+def test_the_extra_that_brings_least_is_named() -> None:
+    data = copy.deepcopy(NEEDS_PYPROJECT)
+    data["project"]["optional-dependencies"]["all"] = ["click>=8.1", "iniconfig>=2"]
+    lock = copy.deepcopy(NEEDS_LOCK)
+    root = next(p for p in lock["package"] if p["name"] == "script-needs-extra")
+    root["optional-dependencies"]["all"] = [{"name": "click"}, {"name": "iniconfig"}]
+    facts = ProjectFacts(
+        lock_hash=LOCK_HASH, script_imports={"script-needs-extra": frozenset({"click"})}
+    )
+    assert (
+        plan(data, facts, lock)
+        .scripts_needing["script-needs-extra"]
+        .startswith("the extra 'cli' (imports click)")
+    )
