@@ -29,6 +29,8 @@ MAX_FILES_PER_SCRIPT = 64
 MAX_DEPTH = 3  # own modules followed from the entry module and its packages
 MAX_SCRIPTS = 64
 _MAX_NESTING = 32  # statements nested in if/try/with that are looked into
+_MAX_NAMES = 1000  # imported names read per file
+_MAX_MODULE = 200  # characters of an entry point's module, dots included
 
 # A console script's value: module[:object[.attr]] [extra, ...]
 ENTRY_POINT_RE = re.compile(
@@ -43,6 +45,8 @@ def entry_module(value: str) -> str | None:
     if not match:
         return None
     module = match["module"]
+    if len(module) > _MAX_MODULE:
+        return None
     return module if all(p.isidentifier() for p in module.split(".")) else None
 
 
@@ -148,6 +152,8 @@ class _Scanner:
             if not self.own(top):
                 found.add(top)
                 return []
+        if len(module) > _MAX_MODULE:
+            return []  # a dotted name no project has: not followed
         targets = [module]
         # `from pkg import sub` runs pkg/sub.py when sub is a module.
         targets += [f"{module}.{n}" for n in imp.names if n != "*" and self.locate(f"{module}.{n}")]
@@ -194,32 +200,38 @@ def _module_imports(source: str | None) -> list[_Import]:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     out: list[_Import] = []
-    _walk(tree.body, out, 0)
+    _walk(tree.body, out, 0, [_MAX_NAMES])
     return out
 
 
-def _walk(body: list[ast.stmt], out: list[_Import], nesting: int) -> None:
+def _walk(body: list[ast.stmt], out: list[_Import], nesting: int, left: list[int]) -> None:
+    """Module-level imports of body into out; left: how many more names may be read."""
     if nesting > _MAX_NESTING:
         return
     for stmt in body:
+        if left[0] <= 0:
+            return
         if isinstance(stmt, ast.Import):
-            out += [_Import(alias.name, (), 0) for alias in stmt.names]
+            aliases = stmt.names[: left[0]]
+            left[0] -= len(aliases)
+            out += [_Import(alias.name, (), 0) for alias in aliases]
         elif isinstance(stmt, ast.ImportFrom):
-            names = tuple(alias.name for alias in stmt.names)
+            names = tuple(alias.name for alias in stmt.names[: left[0]])
+            left[0] -= max(len(names), 1)
             out.append(_Import(stmt.module or "", names, stmt.level))
         elif isinstance(stmt, ast.If):
             if not _skipped_test(stmt.test):
-                _walk(stmt.body, out, nesting + 1)
-            _walk(stmt.orelse, out, nesting + 1)
+                _walk(stmt.body, out, nesting + 1, left)
+            _walk(stmt.orelse, out, nesting + 1, left)
         elif isinstance(stmt, (ast.Try, ast.TryStar)):
             if not _optional(stmt.handlers):
-                _walk(stmt.body, out, nesting + 1)
-                _walk(stmt.orelse, out, nesting + 1)
-            _walk(stmt.finalbody, out, nesting + 1)
+                _walk(stmt.body, out, nesting + 1, left)
+                _walk(stmt.orelse, out, nesting + 1, left)
+            _walk(stmt.finalbody, out, nesting + 1, left)
         elif isinstance(stmt, (ast.With, ast.AsyncWith)) and not any(
             _named(item.context_expr, "suppress") for item in stmt.items
         ):
-            _walk(stmt.body, out, nesting + 1)
+            _walk(stmt.body, out, nesting + 1, left)
 
 
 def _skipped_test(test: ast.expr) -> bool:

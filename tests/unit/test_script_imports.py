@@ -223,3 +223,23 @@ def test_many_scripts_share_the_parsed_files(
     found = script_imports(tmp_path, [tmp_path], {f"s{i}": "app.cli:main" for i in range(10)})
     assert found == {f"s{i}": frozenset({"base", "click"}) for i in range(10)}
     assert len(calls) == 2
+
+
+def test_huge_names_and_import_lists_stay_cheap(tmp_path: Path) -> None:
+    import time
+
+    dotted = ".".join(["app"] * 20_000)
+    names = ", ".join(f"m{i}" for i in range(30_000))
+    write(
+        tmp_path,
+        {
+            "app/__init__.py": "",
+            "app/cli.py": f"import {dotted}\nfrom app import ({names})\n"
+            + "".join(f"import dep{i}\n" for i in range(5000)),
+        },
+    )
+    start = time.perf_counter()
+    found = imports(tmp_path)
+    assert found is not None and len(found) < 1000
+    assert imports(tmp_path, dotted + ":main") is None
+    assert time.perf_counter() - start < 5
