@@ -6,7 +6,8 @@ Nothing is imported or run: each file is parsed with `ast`. What counts is what 
 when the entry point's module is imported: the module-level imports of the module and
 of the package `__init__` modules on its dotted path, following the project's own
 modules (relative imports, and absolute ones into its own packages) a few files deep.
-Not counted: imports inside functions, under `if TYPE_CHECKING:` or
+Not counted: imports inside functions, under `if TYPE_CHECKING:`, under a
+test of whether something is installed (`if _torch_available:`, `if HAS_RICH:`) or
 `if __name__ == "__main__":`, in `with suppress(ImportError):`, and in a `try` whose
 handler catches ImportError and goes on (one that re-raises or exits does not make the
 import optional). Bounded: file size, files per script and in all, depth; a file that
@@ -234,10 +235,27 @@ def _walk(body: list[ast.stmt], out: list[_Import], nesting: int, left: list[int
             _walk(stmt.body, out, nesting + 1, left)
 
 
+# Names that say a test checks whether something is installed (`if _peft_available:`,
+# `if is_torch_available():`, `if HAS_RICH:`): what such a branch imports is optional.
+_AVAILABILITY_RE = re.compile(r"available|installed|importable|^_?has_", re.IGNORECASE)
+
+
 def _skipped_test(test: ast.expr) -> bool:
-    """`if TYPE_CHECKING:` (typing's) and `if __name__ == "__main__":` never run on load."""
-    if _named(test, "TYPE_CHECKING"):
-        return True
+    """A branch whose body does not run on load, or runs only when something is installed:
+    `if TYPE_CHECKING:` (also `TYPE_CHECKING or _x_available`), an availability check, and
+    `if __name__ == "__main__":`."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return False  # `if not TYPE_CHECKING:` runs
+    for node in ast.walk(test):
+        name = (
+            node.id
+            if isinstance(node, ast.Name)
+            else node.attr
+            if isinstance(node, ast.Attribute)
+            else None
+        )
+        if name is not None and (name == "TYPE_CHECKING" or _AVAILABILITY_RE.search(name)):
+            return True
     return (
         isinstance(test, ast.Compare)
         and isinstance(test.left, ast.Name)

@@ -103,12 +103,16 @@ def test_guarded_imports_do_not_count(tmp_path: Path) -> None:
                 "try:\n    import optional_c\nexcept Exception:\n    pass\nelse:\n    import c_extra\n"
                 "with contextlib.suppress(ImportError):\n    import optional_d\n"
                 "if __name__ == '__main__':\n    import only_as_main\n"
+                "if TYPE_CHECKING or _peft_available:\n    import peft\nelse:\n    pass\n"
+                "if is_torch_available():\n    import torch\n"
+                "if utils.HAS_RICH:\n    import rich\n"
+                "if not TYPE_CHECKING:\n    import at_run_too\n"
                 "def later():\n    import lazy\n"
                 "class K:\n    import in_class\n"
             ),
         },
     )
-    assert imports(tmp_path) == {"__future__", "typing", "at_run"}
+    assert imports(tmp_path) == {"__future__", "typing", "at_run", "at_run_too"}
 
 
 def test_a_handler_that_gives_up_makes_the_import_needed(tmp_path: Path) -> None:
