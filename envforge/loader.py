@@ -32,6 +32,7 @@ from envforge.freshness import lock_drift, path_drift
 from envforge.lockfile import Lock, lock_hash
 from envforge.plan import ProjectFacts, default_ignored_folders
 from envforge.project import Project
+from envforge.scriptscan import script_imports
 
 UV_CHECK_TIMEOUT_S = 60
 # The source scan looks at a few folders, one level deep each: at most this many entries.
@@ -144,7 +145,12 @@ def load_project(
         workspace_member=member,
     )
     packages, main_modules = source_modules(source_root, data, is_package=project.is_package)
-    facts = replace(facts, packages=packages, main_modules=main_modules)
+    facts = replace(
+        facts,
+        packages=packages,
+        main_modules=main_modules,
+        script_imports=console_script_imports(source_root, data, project),
+    )
     return LoadedProject(root, project, lock, facts, freshness)
 
 
@@ -581,6 +587,17 @@ def source_modules(
                     mains.add(module)
                     packages.add(module.split(".")[0])
     return frozenset(packages), frozenset(mains)
+
+
+def console_script_imports(
+    root: Path, data: Mapping[str, Any], project: Project
+) -> dict[str, frozenset[str]]:
+    """What each console script's module imports on load (scriptscan): a package's only,
+    looked for where source_modules looks for its packages."""
+    if not project.is_package or not project.scripts:
+        return {}
+    bases = [root, *(root / where for where in _module_roots(data))]
+    return script_imports(root, list(dict.fromkeys(bases)), project.scripts)
 
 
 def _entries(folder: Path, budget: list[int]) -> list[Path]:

@@ -17,9 +17,10 @@ from packaging.version import InvalidVersion, Version
 from envforge import __version__, validate
 from envforge.catalog import PYTHON_REGISTRY, Catalog, PythonImage
 from envforge.cuda_catalog import CudaCatalog
-from envforge.errors import InvalidProjectError, PlanError
+from envforge.errors import InvalidProjectError, LockError, PlanError
 from envforge.gpu_needs import GpuNeeds
 from envforge.gpu_plan import GpuPlan, plan_gpu
+from envforge.installset import Target
 from envforge.lockfile import Lock, LockedPackage
 from envforge.project import Project
 from envforge.wheeltags import GLIBC, UNKNOWN_GLIBC, Support, label, no_wheel, support
@@ -87,6 +88,10 @@ class ProjectFacts:
     # The folder of the workspace member being built (--package), relative to the workspace
     # root, which holds pyproject.toml, uv.lock and the build context; None: the root itself.
     workspace_member: str | None = None
+    # Console script -> the top-level names its entry point's module imports on load (its
+    # own package left out; envforge.scriptscan): a script that imports what only an extra
+    # or group installs is not the default command without it.
+    script_imports: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,9 @@ class Plan:
     options: BuildOptions = field(default_factory=BuildOptions)
     # A dynamic version: the image's version label is the revision build passes (revision_arg).
     version_from_revision: bool = False
+    # Console scripts that need an extra or group the image lacks -> what (the "needs" text
+    # of the plan): never the command; the smoke check expects them not to load.
+    scripts_needing: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def revision_arg(self) -> str:
@@ -296,8 +304,21 @@ def make_plan(
     if backend_decision is not None:
         decisions.append(backend_decision)
 
-    entrypoint, why = _entrypoint(project, facts, extras)
+    target = _target(catalog, python, settings.debian, overridden=bool(override))
+    needs = _script_needs(project, lock, facts, target, extras, groups)
+    entrypoint, why = _entrypoint(project, facts, needs)
     decisions.append(Decision("command", _shell_join(entrypoint), why))
+    others = [s for s in sorted(needs) if s != _candidate_script(project)]
+    if others:
+        shown = "; ".join(f"{s} needs {needs[s]}" for s in others[:5])
+        more = f"; and {len(others) - 5} more" if len(others) > 5 else ""
+        decisions.append(
+            Decision(
+                "scripts",
+                f"{len(others)} of {len(project.scripts)} need more than the image installs",
+                f"{shown}{more}: the smoke check expects them not to load",
+            )
+        )
     kept_folders, context_decision = _context_folders(project, facts, entrypoint)
     if context_decision is not None:
         decisions.append(context_decision)
@@ -389,6 +410,7 @@ def make_plan(
         build_requires_hook=hook,
         member_dir=facts.workspace_member,
         member_manifests=manifests,
+        scripts_needing=needs,
     )
 
 
@@ -928,56 +950,134 @@ def _named_like(project: Project, names: list[str]) -> str | None:
     return own[0] if len(own) == 1 else None
 
 
-_SCRIPT_EXTRAS_RE = re.compile(r"\[([^\[\]]*)\]\s*\Z")
+def _candidate_script(project: Project) -> str | None:
+    """The console script the command would be: the one, or of several the one named like
+    the project."""
+    scripts = sorted(project.scripts)
+    return scripts[0] if len(scripts) == 1 else _named_like(project, scripts)
 
 
-def script_extras(target: str) -> tuple[str, ...]:
-    """The extras an entry point names (`pkg.cli:app [cli]`), normalised; () when none."""
-    found = _SCRIPT_EXTRAS_RE.search(target)
-    if found is None:
-        return ()
-    return tuple(canonicalize_name(e.strip()) for e in found.group(1).split(",") if e.strip())
+def _target(catalog: Catalog, python: str, debian: str | None, *, overridden: bool) -> Target:
+    from envforge.installset import Target
+
+    image = None if overridden else catalog.python_image(python, debian)
+    return Target(image.python_patch if image else f"{python}.0")
+
+
+def _script_needs(
+    project: Project,
+    lock: Lock,
+    facts: ProjectFacts,
+    target: Target,
+    extras: tuple[str, ...],
+    groups: tuple[str, ...],
+) -> dict[str, str]:
+    """Console script -> what it needs that the image lacks ("the extra 'cli' (imports
+    typer): add --extra cli to use it"), for the scripts that need an extra or a group.
+
+    A script needs one when its module imports (facts.script_imports) a package of the lock
+    that the image's install set lacks and that extra or group installs, or when its entry
+    point names an extra (`mod:app [cli]`) that installs something the image lacks. An
+    import that names no locked package (the stdlib, a distribution named otherwise) and a
+    locked package that no extra or group brings (a marker for another Python) say nothing."""
+    from envforge.installset import installed_packages
+    from envforge.scriptscan import ENTRY_POINT_RE
+
+    if not project.is_package or lock.root is None or not project.scripts:
+        return {}
+    own = {canonicalize_name(p) for p in facts.packages} | {project.normalized_name}
+    locked = {canonicalize_name(p.name) for p in lock.packages} - own
+    declared: dict[str, list[str]] = {}
+    imported: dict[str, dict[str, str]] = {}  # script -> canonical name -> import name
+    for script, value in project.scripts.items():
+        names = facts.script_imports.get(script, frozenset())
+        imported[script] = {canonicalize_name(n): n for n in sorted(names)}
+        imported[script] = {k: v for k, v in imported[script].items() if k in locked}
+        match = ENTRY_POINT_RE.fullmatch(value)
+        asked = (match["extras"] or "") if match else ""
+        declared[script] = [
+            e
+            for e in (x.strip() for x in asked.split(","))
+            if e in project.optional_dependencies and e not in extras
+        ]
+    if not any(imported.values()) and not any(declared.values()):
+        return {}
+    installed = set(installed_packages(lock, target, extras=extras, groups=groups))
+    brings: dict[tuple[str, str], set[str]] = {}
+
+    def brought(kind: str, name: str) -> set[str]:
+        if (kind, name) not in brings:
+            try:
+                more = (
+                    installed_packages(lock, target, extras=(*extras, name), groups=groups)
+                    if kind == "extra"
+                    else installed_packages(lock, target, extras=extras, groups=(*groups, name))
+                )
+            except LockError:  # a broken entry the image does not install: it tells nothing
+                more = {}
+            brings[kind, name] = set(more) - installed
+        return brings[kind, name]
+
+    choices = [("extra", e) for e in sorted(project.optional_dependencies) if e not in extras]
+    choices += [("group", g) for g in sorted(project.dependency_groups) if g not in groups]
+    needs: dict[str, str] = {}
+    for script in sorted(imported):
+        lacking = {k: v for k, v in imported[script].items() if k not in installed}
+        # Of the extras (then groups) that bring what it imports, the one that brings least:
+        # `peft`, not `all`.
+        found = [
+            (kind != "extra", len(brought(kind, name)), kind, name, hits)
+            for kind, name in (choices if lacking else [])
+            if (hits := sorted(v for k, v in lacking.items() if k in brought(kind, name)))
+        ]
+        if found:
+            _, _, kind, name, hits = min(found)
+            needs[script] = (
+                f"the {kind} {name!r} (imports {', '.join(hits[:3])}): "
+                f"add --{kind} {name} to use it"
+            )
+        for extra in declared[script] if script not in needs else []:
+            if brought("extra", extra):
+                needs[script] = (
+                    f"the extra {extra!r} (its entry point names [{extra}]): "
+                    f"add --extra {extra} to use it"
+                )
+                break
+    return needs
 
 
 def _entrypoint(
-    project: Project, facts: ProjectFacts, extras: tuple[str, ...] = ()
+    project: Project, facts: ProjectFacts, needs: Mapping[str, str] | None = None
 ) -> tuple[tuple[str, ...], str]:
-    """The image's command, and why: one that starts, or `python` and a line saying so."""
+    """The image's command, and why: one that starts, or `python` and a line saying so.
+
+    needs: the console scripts that need an extra or group the image lacks (_script_needs):
+    never chosen, the plan says what would make them start."""
     if project.envforge.command:
         return project.envforge.command, "[tool.envforge] command"
+    needs = needs or {}
     choose = "set [tool.envforge] command to choose, or per run: envforge run PATH --entrypoint CMD"
     notes: list[str] = []
     if project.is_package:
-        # A script whose entry point names an extra the image lacks (`app [cli]`) does not
-        # start: its imports are not installed. It is no candidate for the command.
-        have = {canonicalize_name(e) for e in extras}
-        lacking = {
-            name: [e for e in script_extras(target) if e not in have]
-            for name, target in project.scripts.items()
-        }
-        for name, missing in sorted(lacking.items()):
-            if missing:
-                notes.append(
-                    f"console script {name} needs the extra {', '.join(missing)}, which the "
-                    f"image does not install (--extra {missing[0]} adds it)"
-                )
-        scripts = sorted(n for n, missing in lacking.items() if not missing)
-        if len(scripts) == 1:
-            return (
-                scripts[0],
-            ), f"the project's one console script, [project.scripts] {scripts[0]}"
-        if scripts:
-            own = _named_like(project, scripts)
+        scripts = sorted(project.scripts)
+        chosen = _candidate_script(project)
+        if len(scripts) > 1:
             listed = ", ".join(scripts)
-            if own:
-                return (own,), (
+            if chosen and chosen not in needs:
+                return (chosen,), (
                     f"the console script named like the project, of {len(scripts)} in "
                     f"[project.scripts] ({listed}); {choose}"
                 )
             notes.append(
-                f"{len(scripts)} console scripts in [project.scripts] ({listed}), none named "
-                "like the project"
+                f"{len(scripts)} console scripts in [project.scripts] ({listed})"
+                + ("" if chosen else ", none named like the project")
             )
+        if chosen is not None and chosen in needs:
+            notes.append(f"{chosen} needs {needs[chosen]}")
+        elif len(scripts) == 1:
+            return (
+                scripts[0],
+            ), f"the project's one console script, [project.scripts] {scripts[0]}"
     else:
         if project.scripts:
             notes.append("[project.scripts] are not installed: the project is not a package")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -72,3 +73,32 @@ def test_plan_and_dockerize_keep_a_code_folder(example_copy, monkeypatch) -> Non
     sent = set(dbuild.exclude_paths(str(root), patterns, dockerfile="Dockerfile"))
     assert {"models/net.py", "src/cpu_sklearn/data/__init__.py"} <= sent
     assert "data/train.csv" not in sent
+
+
+def test_script_imports_fact(tmp_path: Path) -> None:
+    """The loader reads what the console script's module imports (scriptscan), and `plan`
+    says the script needs the extra that installs it."""
+    import shutil
+
+    from tests.conftest import REPO
+
+    root = tmp_path / "proj"
+    shutil.copytree(REPO / "tests/fixtures/projects/script-needs-extra", root)
+    facts = load_project(root, check_lock=False).facts
+    # __init__: typing and six (click under TYPE_CHECKING, colorama optional); cli/app.py: click.
+    assert facts.script_imports == {
+        "script-needs-extra": frozenset({"__future__", "typing", "six", "click"})
+    }
+    result = runner.invoke(app, ["plan", str(root), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["entrypoint"] == ["python"]
+    assert "needs the extra 'cli' (imports click): add --extra cli to use it" in result.stdout
+    result = runner.invoke(app, ["plan", str(root), "--json", "--extra", "cli"])
+    assert json.loads(result.stdout)["entrypoint"] == ["script-needs-extra"]
+
+
+def test_a_non_package_has_no_script_imports(example_copy) -> None:
+    root: Path = example_copy("cpu-sklearn")
+    text = (root / "pyproject.toml").read_text()
+    (root / "pyproject.toml").write_text(text + "\n[tool.uv]\npackage = false\n")
+    assert load_project(root, check_lock=False).facts.script_imports == {}

@@ -1,6 +1,6 @@
 """A console script whose entry point names an extra (`relay = "relay.cli:app [cli]"`) needs
 that extra's packages: when the image does not install the extra, the script does not start,
-so it is no candidate for the image's command, and the smoke check does not load it.
+so it is no candidate for the image's command, and the smoke check expects it not to load.
 
 Found by the modelled corpus (tests/fixtures/modelled/mcp-python-sdk, like the real SDK's
 `mcp = "mcp.cli:app [cli]"`): the default image started `relay`, which fails at import
@@ -8,65 +8,37 @@ Found by the modelled corpus (tests/fixtures/modelled/mcp-python-sdk, like the r
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from envforge import smoke
-from envforge.plan import BuildOptions, script_extras
-from envforge.smoke import ProbeSpec
+from envforge.plan import BuildOptions
+from envforge.smoke import Check, ProbeSpec, Report
 from tests.conftest import REPO
 from tests.unit.helpers import plan_for
-from tests.unit.test_smoke import fake_dist, probe
 
 MCP = REPO / "tests/fixtures/modelled/mcp-python-sdk"
-
-
-@pytest.mark.parametrize(
-    ("target", "extras"),
-    [
-        ("relay.cli:app", ()),
-        ("relay.cli:app [cli]", ("cli",)),
-        ("relay.cli:app[cli]", ("cli",)),
-        ("relay.cli:app [CLI, Rich_Output]", ("cli", "rich-output")),
-        ("relay.cli:app []", ()),
-        ("relay.cli:app [cli] trailing", ()),
-    ],
-)
-def test_script_extras_are_read_from_the_entry_point(target: str, extras: tuple[str, ...]) -> None:
-    assert script_extras(target) == extras
 
 
 def test_a_script_that_needs_a_missing_extra_is_not_the_command() -> None:
     plan = plan_for(MCP)
     assert plan.entrypoint == ("python",)
     why = next(d.reason for d in plan.decisions if d.topic == "command")
-    assert "console script relay needs the extra cli" in why
-    assert "--extra cli" in why
+    assert why.startswith("relay needs the extra 'cli' (imports typer): add --extra cli to use it")
+    assert plan.scripts_needing == {
+        "relay": "the extra 'cli' (imports typer): add --extra cli to use it"
+    }
 
 
 def test_with_the_extra_the_script_is_the_command() -> None:
     plan = plan_for(MCP, BuildOptions(extras=("cli",)))
     assert plan.entrypoint == ("relay",)
-    assert smoke.probe_spec(plan) == ProbeSpec(dist="relay", program="relay", extras=("cli",))
+    assert plan.scripts_needing == {}
+    assert smoke.probe_spec(plan) == ProbeSpec(dist="relay", program="relay")
 
 
-def test_the_probe_skips_a_script_whose_extra_is_not_installed(tmp_path: Path) -> None:
-    site = tmp_path / "site"
-    fake_dist(
-        site,
-        "relay",
-        {"relay/__init__.py": "", "relay/cli.py": "import typer_is_not_installed\n"},
-        {"relay": "relay.cli:app [cli]", "relay-plain": "relay:__name__"},
+def test_the_smoke_check_expects_that_script_not_to_load() -> None:
+    plan = plan_for(MCP)
+    failed = Report(
+        checks=(Check(kind="script", name="relay", ok=False, error="ModuleNotFoundError"),),
     )
-    without = probe(ProbeSpec(dist="relay"), tmp_path, site)
-    assert without.ok, without
-    assert [c.label for c in without.checks] == [
-        "distribution relay",
-        "imports relay",
-        "console script relay-plain",
-    ]
-    # Installed with the extra, the script is loaded (and here fails: its import is missing).
-    with_extra = probe(ProbeSpec(dist="relay", extras=("cli",)), tmp_path, site)
-    assert not with_extra.ok
-    assert "console script relay" in [c.label for c in with_extra.checks]
+    marked = smoke.expect_failures(failed, plan.scripts_needing)
+    assert marked.ok
+    assert marked.checks[0].expected == plan.scripts_needing["relay"]

@@ -446,3 +446,51 @@ def test_no_check_skips_it(example_copy, fake_build: dict[str, Any]) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == "check     skipped (--no-check)"
     assert "command" not in fake_build
+
+
+# -- a console script the plan says needs an extra ----------------------------------------------
+
+
+def test_expected_failures_do_not_fail_the_report() -> None:
+    report = Report(
+        (
+            Check("script", "mcp", False, error="SystemExit: 1"),
+            Check("script", "other", True),
+            Check("import", "mcp", False, error="ImportError: x"),
+        )
+    )
+    marked = smoke.expect_failures(report, {"mcp": "the extra 'cli'", "other": "the extra 'x'"})
+    assert [c.expected for c in marked.checks] == ["the extra 'cli'", "", ""]
+    assert [c.kind for c in marked.failed] == ["import"]  # an import is never excused
+    only_scripts = smoke.expect_failures(Report(report.checks[:2]), {"mcp": "the extra 'cli'"})
+    assert only_scripts.ok
+
+
+def _needs_extra_copy(tmp_path: Path) -> Path:
+    import shutil
+
+    root = tmp_path / "script-needs-extra"
+    shutil.copytree(REPO / "tests/fixtures/projects/script-needs-extra", root)
+    return root
+
+
+def test_build_expects_the_script_that_needs_an_extra_not_to_load(
+    tmp_path: Path, fake_build: dict[str, Any]
+) -> None:
+    fake_build["report"] = [
+        {"kind": "import", "name": "script_needs_extra", "ok": True},
+        {"kind": "script", "name": "script-needs-extra", "ok": False,
+         "error": "ModuleNotFoundError: No module named 'click'", "frames": ""},
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, ["build", str(_needs_extra_copy(tmp_path)), "-t", "t:1"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-2:] == [
+        "check     imports script_needs_extra ok",
+        "check     console script script-needs-extra does not load, as planned: needs the "
+        "extra 'cli' (imports click): add --extra cli to use it",
+    ]
+    # With the extra, the script must load.
+    root = _needs_extra_copy(tmp_path / "again")
+    result = CliRunner().invoke(app, ["build", str(root), "-t", "t:1", "--extra", "cli"])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == "check     console script script-needs-extra FAILED"
