@@ -503,11 +503,11 @@ def _smoke_check(client: Any, built: Any, the_plan: Any) -> None:
     report = smoke.expect_failures(report, the_plan.scripts_needing)
     for check in report.checks:
         if check.expected:
-            typer.echo(f"check     {check.label} does not load, as planned: needs {check.expected}")
+            _out(f"check     {check.label} does not load, as planned: needs {check.expected}")
             continue
-        typer.echo(f"check     {check.label} {'ok' if check.ok else 'FAILED'}")
+        _out(f"check     {check.label} {'ok' if check.ok else 'FAILED'}")
     if report.ok and not report.checks:
-        typer.echo(f"check     {smoke.PYTHON} starts ok (nothing else to check)")
+        _out(f"check     {smoke.PYTHON} starts ok (nothing else to check)")
     if not report.ok:
         raise smoke.failure(built.tag, report, the_plan.apt_packages, built.id)
 

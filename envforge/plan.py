@@ -472,8 +472,8 @@ def _reachable_folders(lock: Lock) -> set[str]:
 def _git_sources(lock: Lock) -> tuple[str, ...]:
     """The locked packages that uv fetches with git ('name (url)')."""
 
-    def shown(text: str) -> str:  # for the terminal: no control characters, bounded
-        return "".join(c for c in text if c.isprintable())[:200]
+    def shown(text: str) -> str:  # for the terminal: control characters escaped, bounded
+        return validate.one_line(text)[:200]
 
     return tuple(
         sorted(
@@ -599,10 +599,10 @@ def _plan_gpu(
     groups: tuple[str, ...],
 ) -> GpuPlan:
     from envforge.gpu_needs import infer_needs
-    from envforge.installset import Target, installed_packages
+    from envforge.installset import installed_packages
 
-    image = catalog.python_image(python, project.envforge.debian)
-    target = Target(image.python_patch if image else f"{python}.0")
+    overridden = bool(options.base_image or project.envforge.base_image)
+    target = _target(catalog, python, project.envforge.debian, overridden=overridden)
 
     def needs_for(chosen: tuple[str, ...]) -> GpuNeeds:
         installed = installed_packages(lock, target, extras=chosen, groups=groups)
@@ -701,13 +701,13 @@ def _fit(
     groups: tuple[str, ...],
 ) -> _Fit:
     """How the image's install set (the plan's extras and groups) installs on Python version."""
-    from envforge.installset import Target, installed_packages
+    from envforge.installset import installed_packages
 
     if lock.root is None:
         return _Fit(version)
     image = None if overridden else catalog.python_image(version, debian)
     glibc = GLIBC.get(image.debian, UNKNOWN_GLIBC) if image else UNKNOWN_GLIBC
-    target = Target(image.python_patch if image else f"{version}.0")
+    target = _target(catalog, version, debian, overridden=overridden)
     installed = installed_packages(lock, target, extras=extras, groups=groups)
     found = tuple(support(pkg, version, glibc) for _, pkg in sorted(installed.items()))
     return _Fit(version, found)

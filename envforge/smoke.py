@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from envforge.errors import EnvforgeError, RunError
 from envforge.plan import VENV, Plan
+from envforge.validate import one_line
 
 if TYPE_CHECKING:
     import docker
@@ -265,7 +266,7 @@ class Check:
             "file": "script",
             "program": "command",
         }.get(self.kind, self.kind)
-        return f"{what} {clean(self.name)}"
+        return f"{what} {one_line(self.name)}"
 
 
 @dataclass(frozen=True)
@@ -329,16 +330,8 @@ def _check(item: Mapping[str, Any]) -> Check:
     )
 
 
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
-
-
-def clean(text: str) -> str:
-    """Text from the image, safe for a terminal: control characters shown escaped."""
-    return _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
 def _tail_lines(text: str, count: int = TAIL_LINES) -> tuple[str, ...]:
-    lines = [clean(ln.rstrip()) for ln in text.splitlines() if ln.strip()]
+    lines = [one_line(ln.rstrip()) for ln in text.splitlines() if ln.strip()]
     return tuple(ln[:300] for ln in lines[-count:])
 
 
@@ -427,18 +420,18 @@ def hint_for(check: Check, apt_packages: Sequence[str] = ()) -> str | None:
         )
     if check.kind == "file" and check.error.startswith("FileNotFoundError"):
         return (
-            f"the command's script {clean(check.name)} is not in the image: set "
+            f"the command's script {one_line(check.name)} is not in the image: set "
             "[tool.envforge] command to a script the project has"
         )
     if check.kind == "program":
         return (
-            f"the command's program {clean(check.name)} is not on the image's PATH: add the "
+            f"the command's program {one_line(check.name)} is not on the image's PATH: add the "
             "Debian package that ships it to [tool.envforge] apt-packages, or set "
             "[tool.envforge] command"
         )
     if check.error.startswith("TimeoutError: did not finish within"):
         return (
-            f"{clean(check.name)} waited for something at import time: the check runs "
+            f"{one_line(check.name)} waited for something at import time: the check runs "
             "without network; import what reaches a server or a device inside a function"
         )
     if check.kind == "module" and "__main__" in check.error:
@@ -451,7 +444,7 @@ def hint_for(check: Check, apt_packages: Sequence[str] = ()) -> str | None:
         return None
     if check.kind == "module" and (check.name + ".").startswith(missing.group(1) + "."):
         return (
-            f"the command's module {clean(check.name)} is not in the image: set "
+            f"the command's module {one_line(check.name)} is not in the image: set "
             "[tool.envforge] command (a console script, or python path/to/script.py)"
         )
     if check.kind in ("import", "script", "module"):
@@ -491,7 +484,7 @@ def failure(
     short = f" ({image_id.removeprefix('sha256:')[:12]})" if image_id else ""
     keep = f"the image is kept as {image}{short}: look inside with envforge run {image} --entrypoint sh"
     if report.crash:
-        return SmokeCheckError(image, clean(report.crash), list(report.crash_tail), keep)
+        return SmokeCheckError(image, one_line(report.crash), list(report.crash_tail), keep)
     first = report.failed[0]
     others = len(report.failed) - 1
     message = _tail_lines(first.error, count=10_000)
