@@ -135,7 +135,11 @@ class Project:
         scripts = project.get("scripts", {})
         _expect(scripts, Mapping, "project.scripts", "a table")
         for key, target in scripts.items():
+            validate.script_name(key, "'project.scripts'")
             _expect(target, str, f"project.scripts.{key}", "a string")
+            validate.single_line_text(
+                target, f"'project.scripts.{key}'", REQUIREMENT_MAX, "pyproject.toml"
+            )
 
         tool = data.get("tool", {})
         _expect(tool, Mapping, "tool", "a table")

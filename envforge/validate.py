@@ -38,6 +38,8 @@ _OBJECT_REF = re.compile(
     r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)?",
     re.ASCII,
 )
+# A console script's name becomes a file in the image's bin/ and its ENTRYPOINT.
+_SCRIPT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*", re.ASCII)
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _PYTHON_MINOR = re.compile(r"3\.[0-9]{1,2}", re.ASCII)
 _CUDA = re.compile(r"[0-9]{2}\.[0-9]{1,2}(?:\.[0-9]{1,3})?", re.ASCII)
@@ -168,6 +170,19 @@ def project_name(value: object, where: str, file: str | None = "pyproject.toml")
             where,
             "A project name is ASCII letters, digits, '.', '_' and '-', starting and ending "
             "with a letter or digit (PEP 508).",
+            file,
+        )
+    return text
+
+
+def script_name(value: object, where: str, file: str | None = "pyproject.toml") -> str:
+    text = _string(value, "console script name", where, file, max_len=128)
+    if not _SCRIPT_NAME.fullmatch(text):
+        fail(
+            "console script name",
+            text,
+            where,
+            "Name it with ASCII letters, digits, '.', '_', '+' and '-' (it becomes a file in bin/).",
             file,
         )
     return text

@@ -192,3 +192,14 @@ def test_values_are_bounded_so_no_dockerfile_line_grows_past_docker_s_limit() ->
                 "build-system": {"requires": ['a; platform_release != "' + "x" * 5000 + '"']},
             }
         )
+
+
+@pytest.mark.parametrize("name", ["mcp", "lerobot-train", "my_tool.v2", "c++filt"])
+def test_script_names_that_real_projects_use(name: str) -> None:
+    assert validate.script_name(name, "'project.scripts'") == name
+
+
+@pytest.mark.parametrize("name", ["", "a b", "x\nRUN id", "-rf", "a" * 129, "\u212aelvin", "[x"])
+def test_script_names_that_cannot_be_a_file_in_bin(name: str) -> None:
+    with pytest.raises(InvalidProjectError, match="Invalid console script name"):
+        validate.script_name(name, "'project.scripts'")
