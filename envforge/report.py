@@ -21,9 +21,8 @@ def plan_text(plan: Plan, freshness: str, where: str) -> str:
     ]
     # One line per value: a newline or escape code in a project string is shown, not acted on.
     rows = [(d.topic, one_line(d.choice), one_line(d.reason)) for d in plan.decisions]
-    checked = (
-        freshness if freshness.startswith("could not be checked") else f"up to date ({freshness})"
-    )
+    # "up to date" only when uv said so: envforge's own comparison says what it compared.
+    checked = f"up to date ({freshness})" if freshness.startswith("uv lock") else freshness
     rows.append(("lock", plan.labels["dev.envforge.lock-hash"], one_line(checked)))
     rows.append(
         ("tag", one_line(plan.default_tag), "default for envforge build and run (--tag to change)")

@@ -179,6 +179,17 @@ def test_fallback_says_it_could_not_tell(project: Path) -> None:
 
 
 @pytest.mark.usefixtures("no_uv")
+def test_the_fallback_never_says_up_to_date(project: Path) -> None:
+    freshness = check(project)
+    assert freshness.startswith("recorded requirements match pyproject.toml; uv is not on PATH")
+    text = plan_text(plan_for(LOCAL_LIB), freshness, ".")
+    lock_rows = text[text.index("\nlock ") : text.index("\ntag ")]
+    assert "recorded requirements match" in lock_rows and "up to date" not in lock_rows
+    text = plan_text(plan_for(LOCAL_LIB), "uv lock --check --offline", ".")
+    assert "up to date (uv lock --check --offline)" in text
+
+
+@pytest.mark.usefixtures("no_uv")
 def test_fallback_cannot_compare_dynamic_dependencies(project: Path) -> None:
     helper = project / "libs/helper/pyproject.toml"
     helper.write_text(
