@@ -426,7 +426,7 @@ def make_plan(
         member_manifests=manifests,
         scripts_needing=needs,
         vcs=vcs,
-        version_fallback=_lock_version(lock) or "latest",
+        version_fallback=_bare(_lock_version(lock)) or "latest",
     )
 
 
@@ -436,13 +436,18 @@ def _vcs_version(project: Project, lock: Lock, facts: ProjectFacts) -> VcsVersio
     if not project.is_package or not project.version_backends:
         return None
     locked = _lock_version(lock)
-    default = locked or DEFAULT_VERSION
+    default = _bare(locked) or DEFAULT_VERSION
     return VcsVersion(
         backends=project.version_backends,
         env=env_names(project.version_backends, project.name),
         version=locked or from_revision(facts.revision) or DEFAULT_VERSION,
         default=default,
     )
+
+
+def _bare(version: str | None) -> str | None:
+    """A version that can stand bare in the Dockerfile (a default); an epoch's "!" cannot."""
+    return version if version and re.fullmatch(r"[A-Za-z0-9.+_-]+", version) else None
 
 
 def _vcs_decision(vcs: VcsVersion) -> Decision:

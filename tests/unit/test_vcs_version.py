@@ -171,3 +171,9 @@ def test_no_backend_from_git_sets_nothing(tmp_path: Path) -> None:
     text = render_dockerfile(plan)
     assert "ENVFORGE_VERSION" not in text and "PRETEND" not in text
     assert 'org.opencontainers.image.version="${ENVFORGE_REVISION:-latest}"' in text
+
+
+def test_an_epoch_in_the_locked_version_is_no_dockerfile_default() -> None:
+    plan = _plan(SHA, locked="1!2.0")
+    assert plan.vcs is not None and (plan.vcs.version, plan.vcs.default) == ("1!2.0", "0.0.0")
+    assert "ARG ENVFORGE_VERSION=0.0.0\n" in render_dockerfile(plan)
