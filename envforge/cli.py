@@ -480,8 +480,7 @@ def build(
         client,
         loaded.root,
         image_tag,
-        # A dynamic version's tag was made from the revision the loader read: label that one.
-        buildargs={the_plan.revision_arg: loaded.facts.revision or revision.result() or ""},
+        buildargs=_build_args(the_plan, loaded.facts.revision or revision.result()),
         extra_files=extra_files,
         nocache=no_cache,
     )
@@ -492,6 +491,15 @@ def build(
         typer.echo("check     skipped (--no-check)")
         return
     _smoke_check(client, built, the_plan)
+
+
+def _build_args(the_plan: Any, revision: str | None) -> dict[str, str]:
+    """The revision label's commit ("-dirty" is no part of a commit id), and for a backend
+    that takes the version from git, the version the plan gave its wheel."""
+    args = {the_plan.revision_arg: (revision or "").removesuffix("-dirty")}
+    if the_plan.vcs is not None:
+        args[the_plan.version_arg] = the_plan.vcs.version
+    return args
 
 
 def _smoke_check(client: Any, built: Any, the_plan: Any) -> None:

@@ -23,6 +23,7 @@ from envforge.gpu_plan import GpuPlan, plan_gpu
 from envforge.installset import Target
 from envforge.lockfile import Lock, LockedPackage
 from envforge.project import Project
+from envforge.vcsversion import DEFAULT_VERSION, VERSIONINGIT, VcsVersion, env_names, from_revision
 from envforge.wheeltags import GLIBC, UNKNOWN_GLIBC, Support, label, no_wheel, support
 
 VENV = "/app/.venv"
@@ -140,10 +141,20 @@ class Plan:
     # Console scripts that need an extra or group the image lacks -> what (the "needs" text
     # of the plan): never the command; the smoke check expects them not to load.
     scripts_needing: Mapping[str, str] = field(default_factory=dict)
+    # A backend that takes the version from git: the version the project stage tells it.
+    vcs: VcsVersion | None = None
+    # A dynamic version's label when build passes no revision (plain docker build): the
+    # tag's version outside git (the version uv.lock recorded, else "latest").
+    version_fallback: str = "latest"
 
     @property
     def revision_arg(self) -> str:
         return "ENVFORGE_REVISION"
+
+    @property
+    def version_arg(self) -> str:
+        """The build argument that carries a git-versioned wheel's version (plan.vcs)."""
+        return "ENVFORGE_VERSION"
 
 
 def make_plan(
@@ -376,6 +387,9 @@ def make_plan(
     version, version_why = image_version(project, lock, facts)
     if version_why:
         decisions.append(Decision("version", version, version_why))
+    vcs = _vcs_version(project, lock, facts)
+    if vcs is not None:
+        decisions.append(_vcs_decision(vcs))
     return Plan(
         project=project,
         python=python,
@@ -411,7 +425,53 @@ def make_plan(
         member_dir=facts.workspace_member,
         member_manifests=manifests,
         scripts_needing=needs,
+        vcs=vcs,
+        version_fallback=_bare(_lock_version(lock)) or "latest",
     )
+
+
+def _vcs_version(project: Project, lock: Lock, facts: ProjectFacts) -> VcsVersion | None:
+    """The version a git-versioning backend gets in the project stage: the one uv.lock
+    recorded for the root, else 0.0.0+g<short sha> from the revision, else 0.0.0."""
+    if not project.is_package or not project.version_backends:
+        return None
+    locked = _lock_version(lock)
+    default = _bare(locked) or DEFAULT_VERSION
+    return VcsVersion(
+        backends=project.version_backends,
+        env=env_names(project.version_backends, project.name),
+        version=locked or from_revision(facts.revision) or DEFAULT_VERSION,
+        default=default,
+    )
+
+
+def _bare(version: str | None) -> str | None:
+    """A version that can stand bare in the Dockerfile (a default); an epoch's "!" cannot."""
+    return version if version and re.fullmatch(r"[A-Za-z0-9.+_-]+", version) else None
+
+
+def _vcs_decision(vcs: VcsVersion) -> Decision:
+    backends = ", ".join(vcs.backends)
+    if not vcs.env:
+        return Decision(
+            "version from git",
+            f"{backends}: no version given",
+            f"{VERSIONINGIT} documents no environment variable that sets the version and .git "
+            "stays out of the build context: its build fails there unless [tool.versioningit] "
+            "sets default-version",
+        )
+    why = (
+        f"the image's wheel gets version {vcs.version} via {', '.join(vcs.env)}, .git stays out "
+        "of the build context"
+    )
+    if vcs.version != vcs.default:
+        why += (
+            f" (from the git revision, passed as ENVFORGE_VERSION by envforge build; a "
+            f"plain docker build gives {vcs.default})"
+        )
+    if VERSIONINGIT in vcs.backends:
+        why += f"; {VERSIONINGIT} documents no such variable and is given none"
+    return Decision("version from git", f"{backends}: {vcs.version}", why)
 
 
 def revision_tag(revision: str) -> str:
@@ -429,7 +489,8 @@ def image_version(project: Project, lock: Lock, facts: ProjectFacts) -> tuple[st
         return revision_tag(facts.revision), (
             "project.version is dynamic: the image is tagged with the git revision (git-<short "
             "sha>, -dirty when the tree has changes) and labelled "
-            "org.opencontainers.image.version with the commit"
+            "org.opencontainers.image.version with "
+            + ("its wheel's version" if project.version_backends else "the commit")
         )
     no_git = "project.version is dynamic and no git revision could be read (not a git checkout, or git is not installed)"
     if locked:

@@ -10,7 +10,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
-from envforge import validate
+from envforge import validate, vcsversion
 from envforge.errors import InvalidProjectError
 from envforge.settings import EnvforgeSettings
 
@@ -83,6 +83,9 @@ class Project:
     # [build-system] build-backend (an object reference, "module:object"); None: PEP 517's
     # fallback, setuptools' legacy backend.
     build_backend: str | None = None
+    # Backends that take the dynamic version from git (envforge.vcsversion.detect): the
+    # project stage, which has no .git, tells them a version instead.
+    version_backends: tuple[str, ...] = ()
 
     @property
     def normalized_name(self) -> str:
@@ -179,6 +182,7 @@ class Project:
         description = project.get("description")
         if description is not None:
             _expect(description, str, "project.description", "a string")
+        dynamic_version = version is None and "version" in dynamic
         return cls(
             name=name,
             version=version,
@@ -195,8 +199,11 @@ class Project:
             build_requires=build_requires,
             uv_default_groups=default_groups,
             envforge=EnvforgeSettings.from_dict(tool.get("envforge", {})),
-            dynamic_version=version is None and "version" in dynamic,
+            dynamic_version=dynamic_version,
             build_backend=build_backend,
+            version_backends=vcsversion.detect(data, build_requires)
+            if is_package and dynamic_version
+            else (),
         )
 
 

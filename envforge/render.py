@@ -111,9 +111,12 @@ def _word(value: object) -> Quoted:
     return Quoted(text)
 
 
-def _variable(value: object) -> Quoted:
-    """A build argument's value, double-quoted: "${NAME}"."""
-    return Quoted(f'"${{{validate.env_key(str(value), "a Dockerfile variable", None)}}}"')
+def _variable(value: object, default: str | None = None) -> Quoted:
+    """A build argument's value, double-quoted: "${NAME}", or "${NAME:-default}" (a bare word)."""
+    name = validate.env_key(str(value), "a Dockerfile variable", None)
+    if default is None:
+        return Quoted(f'"${{{name}}}"')
+    return Quoted(f'"${{{name}:-{_word(default)}}}"')
 
 
 def _ignore_line(value: object) -> Quoted:
@@ -181,6 +184,11 @@ def _context(plan: Plan) -> dict[str, object]:
         "hook_deps": _hook_run("/app", plan),
         "hook_project": _hook_run(src_dir, plan),
         "src_dir": src_dir,
+        # A dynamic version's label: the wheel's version for a git-versioning backend, else
+        # the revision build passes, or the tag's version without one (plain docker build).
+        "version_label": _variable(plan.version_arg)
+        if plan.vcs
+        else _variable(plan.revision_arg, plan.version_fallback),
     }
 
 
