@@ -144,6 +144,10 @@ os._exit(0)  # a thread an import started cannot keep the container up
 """
 
 
+TIMED_OUT = (
+    "an import blocked (a network call or a lock at import time?): the container was killed; "
+    "build with --no-check to skip the check",
+)
 NO_PYTHON = (
     "envforge's images run from /app/.venv; a Dockerfile that puts it elsewhere cannot be "
     "checked: build with --no-check",
@@ -515,5 +519,8 @@ def run_check(client: docker.DockerClient, image: str, spec: ProbeSpec) -> Repor
     except RunError as exc:
         if "no such file" in exc.reason.lower() or "not found" in exc.reason.lower():
             return Report((), 127, f"the image has no {PYTHON} to run the check with", NO_PYTHON)
+        if exc.reason.startswith("timed out"):
+            # A failed check like any other: the image is kept, the error says how to look.
+            return Report((), 124, f"the check {exc.reason}", TIMED_OUT)
         raise
     return parse_report(stdout, stderr, status)

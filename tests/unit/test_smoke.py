@@ -440,6 +440,23 @@ def test_an_image_without_the_venvs_python_cannot_be_checked(
     assert "build with --no-check" in result.stderr
 
 
+def test_a_check_that_times_out_fails_like_any_other_and_keeps_the_image(
+    example_copy, fake_build: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from envforge.errors import RunError
+
+    def hangs(client: Any, image: str, command: list[str], **kw: Any) -> Any:
+        raise RunError(image, "timed out after 300 s")
+
+    monkeypatch.setattr(engine, "run_captured", hangs)
+    result = CliRunner().invoke(app, ["build", str(example_copy("cpu-sklearn")), "-t", "t:1"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "error: the image was built but does not start: the check timed out after 300 s"
+    )
+    assert "the image is kept as t:1" in result.stderr
+
+
 def test_no_check_skips_it(example_copy, fake_build: dict[str, Any]) -> None:
     cpu = example_copy("cpu-sklearn")
     result = CliRunner().invoke(app, ["build", str(cpu), "--tag", "t:1", "--no-check"])
