@@ -503,8 +503,6 @@ def _reachable_folders(lock: Lock) -> set[str]:
     marker evaluated (a superset of what uv sync installs, so that nothing needed is left out)."""
     import posixpath
 
-    from packaging.utils import canonicalize_name
-
     by_name: dict[str, list[LockedPackage]] = {}
     for pkg in lock.packages:
         by_name.setdefault(canonicalize_name(pkg.name), []).append(pkg)
@@ -559,8 +557,6 @@ def _backend(
     dynamic build requirements (PEP 517 get_requires_for_build_wheel) are installed."""
     if not project.is_package:
         return None, None
-    from packaging.utils import canonicalize_name
-
     requires = {canonicalize_name(r.name) for r in project.build_requires}
     backend = project.build_backend or "setuptools.build_meta:__legacy__"
     module = backend.split(":", 1)[0].split(".", 1)[0]

@@ -39,14 +39,6 @@ def os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
-def is_regular(path: Path) -> bool:
-    """Whether path (links followed) is a regular file; False when it is absent."""
-    try:
-        return stat.S_ISREG(path.stat().st_mode)
-    except (OSError, ValueError):
-        return False
-
-
 def read_bytes(path: Path, *, what: str | None = None) -> bytes:
     """The bytes of a regular file; InputError (one sentence) for anything else.
 
