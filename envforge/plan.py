@@ -211,7 +211,12 @@ def make_plan(
         )
         local_paths = tuple(p for p in local_paths if p in needed)
         if "." in needed:
-            root_package = _root_package(lock)
+            root_package = _installed_root(
+                lock,
+                _target(catalog, python, settings.debian, overridden=bool(override)),
+                extras,
+                groups,
+            )
         if root_package is not None:
             own = {str(r) for r in project.build_requires}
             root_requires = tuple(r for r in facts.root_build_requires if r not in own)
@@ -580,6 +585,22 @@ def _backend(
     }[found.hook]
     reason = "; ".join(x for x in (f"{found.what}", needs, where) if x)
     return found.hook, Decision("build backend", f"{backend} (compiles)", reason)
+
+
+def _installed_root(
+    lock: Lock, target: Target, extras: tuple[str, ...], groups: tuple[str, ...]
+) -> str | None:
+    """The workspace root's package when uv sync installs it for the member (through the
+    chosen extras and groups, under the image's markers): what the project stage builds."""
+    from packaging.utils import canonicalize_name
+
+    from envforge.installset import installed_packages
+
+    name = _root_package(lock)
+    if name is None:
+        return None
+    installed = installed_packages(lock, target, extras=extras, groups=groups)
+    return name if canonicalize_name(name) in installed else None
 
 
 def _root_package(lock: Lock) -> str | None:

@@ -215,17 +215,33 @@ def test_the_roots_own_build_requires_join_the_build_env(tmp_path: Path) -> None
     assert "bin/python hatchling uv-dynamic-versioning\n" in render_dockerfile(plan)
 
 
-def test_a_member_not_on_the_root_builds_only_itself(tmp_path: Path) -> None:
+def test_the_root_is_built_only_when_the_selection_installs_it(tmp_path: Path) -> None:
     root = tmp_path / "sdk"
     shutil.copytree(MCP, root)
     lock = root / "uv.lock"
     text = lock.read_text()
-    # relay-echo-client, without its dependency on relay.
+    # relay-echo-client reaches relay through its dev group only.
     start = text.index('name = "relay-echo-client"')
     block = text[start : text.index("[[package]]", start)]
-    lock.write_text(text.replace(block, block.replace('    { name = "relay" },\n', "")))
+    moved = block.replace(
+        'dependencies = [\n    { name = "relay" },\n]\n',
+        'dependencies = []\n\n[package.dev-dependencies]\ndev = [{ name = "relay" }]\n',
+    )
+    assert moved != block
+    lock.write_text(text.replace(block, moved))
+    manifest = root / "examples/clients/relay-echo-client/pyproject.toml"
+    manifest.write_text(
+        manifest.read_text().replace('dependencies = ["relay"]', "dependencies = []")
+        + '\n[dependency-groups]\ndev = ["relay"]\n'
+    )
     plan = plan_mcp(root, "relay-echo-client")
-    assert plan.root_package is None
+    assert plan.root_package is None  # --no-dev: uv installs no relay, nor does the stage
+    assert "--no-install-package" not in render_dockerfile(plan)
+    loaded = load_project(root, check_lock=False, package="relay-echo-client")
+    with_dev = make_plan(
+        loaded.project, loaded.lock, loaded.facts, load_catalog(), BuildOptions(groups=("dev",))
+    )
+    assert with_dev.root_package == "relay"
 
 
 def test_the_backend_hook_runs_in_the_members_folder() -> None:
