@@ -468,7 +468,8 @@ def readme_command(loaded: LoadedProject, plan: Plan, *, check: bool, create: bo
     if current is None and not create:
         raise InputError(
             f"No {README} in '{loaded.root}'",
-            hint=f"Create one with the requirements section: envforge readme {loaded.root} --create",
+            hint="Create one with the requirements section: "
+            f"envforge readme {loaded.root}{_member_flag(plan)} --create",
         )
     section = render_section(plan, load_cuda_catalog())
     new = update_readme(current if current is not None else _title(plan), section, name=str(path))
@@ -485,7 +486,8 @@ def readme_command(loaded: LoadedProject, plan: Plan, *, check: bool, create: bo
             tofile=str(path),
         )
         typer.echo("".join(_terminated(diff)), nl=False)
-        typer.echo(f"stale     {path}: run `envforge readme {loaded.root}` to update it", err=True)
+        again = f"envforge readme {loaded.root}{_member_flag(plan)}"
+        typer.echo(f"stale     {path}: run `{again}` to update it", err=True)
         return 1
 
     if new == current:

@@ -372,3 +372,13 @@ def test_readme_of_a_member_publishes_commands_with_package(ws: Path) -> None:
     assert "envforge build . --package ws-app\n" in text
     assert "envforge run . --package ws-app\n" in text
     assert "envforge dockerize . --package ws-app`" in text
+
+
+def test_readme_hints_name_the_member(ws: Path) -> None:
+    done = _invoke(["readme", str(ws), "--package", "ws-app"])
+    assert done.exit_code == 2
+    assert f"envforge readme {ws} --package ws-app --create" in done.output
+    (ws / "README.md").write_text("# ws-app\n")
+    done = _invoke(["readme", str(ws), "--package", "ws-app", "--check"])
+    assert done.exit_code == 1
+    assert f"run `envforge readme {ws} --package ws-app` to update it" in done.output
