@@ -608,6 +608,7 @@ def run(
     runs_dir: Annotated[
         Path, typer.Option("--runs-dir", help="Where --record writes (envforge runs reads it).")
     ] = Path(".envforge/runs"),
+    package: PackageOpt = None,
 ) -> None:
     """Run the image: output streamed, exit code returned, container removed.
 
@@ -628,11 +629,13 @@ def run(
         raise InputError("--skip-checks and --host-facts go with --gpus")
     request = gate.parse_gpus(gpus) if gpus is not None else None
     image = target
+    if package and not Path(target).is_dir():
+        raise InputError("--package goes with a project folder (a uv workspace root), not an image")
     if Path(target).is_dir():
         from envforge.plan import BuildOptions
 
-        # Only the tag is needed: no lock check, and no flag changes it.
-        _, the_plan = _plan(Path(target), BuildOptions(), check_lock=False)
+        # Only the tag is needed: no lock check, and no flag but --package changes it.
+        _, the_plan = _plan(Path(target), BuildOptions(package=package or None), check_lock=False)
         image = the_plan.default_tag
     spec = engine.RunSpec(
         image=image,
@@ -729,11 +732,12 @@ def readme(
 def verify(
     image: Annotated[str, typer.Argument(help="The image to check.")],
     path: PathArg = Path("."),
+    package: PackageOpt = None,
 ) -> None:
     """Prove the image holds exactly the lock's packages, and its labels the lock's hash."""
     from envforge import verify as verify_mod
 
-    raise typer.Exit(verify_mod.verify_command(image, path))
+    raise typer.Exit(verify_mod.verify_command(image, path, package=package or None))
 
 
 @app.command()
@@ -760,6 +764,7 @@ def doctor(
     group: GroupOpt = None,
     cpu: CpuOpt = False,
     cuda: CudaOpt = None,
+    package: PackageOpt = None,
 ) -> None:
     """Check the NVIDIA driver, GPUs and container toolkit, for a project or an image.
 
@@ -773,6 +778,8 @@ def doctor(
 
     if path is not None and image is not None:
         raise InputError("Give a project PATH or --image, not both")
+    if package and path is None:
+        raise InputError("--package goes with a project PATH (a uv workspace root)")
     catalog = load_cuda_catalog()
     host = doc.load_host_facts(host_facts) if host_facts is not None else doc.probe_host()
     project = image_needs = the_plan = None
@@ -780,6 +787,7 @@ def doctor(
         options = _options(
             python, base_image, None, None, None, extra, all_extras, group, None, cpu=cpu, cuda=cuda
         )
+        options = replace(options, package=package or None)
         the_plan, needs = doc.needs_for_project(path, options, host)
         project = (the_plan.project.name, needs)
     if image is not None:

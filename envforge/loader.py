@@ -6,6 +6,7 @@ and to make_plan.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -68,6 +69,7 @@ def load_project(
     data = _parse_pyproject(pyproject_path)
     workspace = _workspace_table(data)
     member: str | None = None
+    root_data: Mapping[str, Any] | None = None
     own = data.get("project", {}).get("name") if isinstance(data.get("project"), Mapping) else None
     if package is not None and isinstance(own, str) and _same(own, package):
         package = None  # the workspace root's own project: built as without --package
@@ -85,6 +87,7 @@ def load_project(
                 f"No member {package!r} in the uv workspace at '{root}'",
                 hint=f"Its members: {', '.join(sorted(members)) or 'none'}.",
             )
+        root_data = data
         data = _parse_pyproject(root / member / "pyproject.toml")
     elif workspace is not None and "project" not in data:
         members = workspace_members(root, workspace)
@@ -143,6 +146,7 @@ def load_project(
         ignored_folders=_ignored_folders(root, frozenset(p.name for p in root.iterdir())),
         build_markers=build_markers(source_root),
         workspace_member=member,
+        root_build_requires=_root_build_requires(root_data),
     )
     packages, main_modules = source_modules(source_root, data, is_package=project.is_package)
     facts = replace(
@@ -203,6 +207,16 @@ def _parse_pyproject(path: Path) -> dict[str, Any]:
     return data
 
 
+def _root_build_requires(data: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The workspace root's [build-system] requires, read as Project reads the member's."""
+    if data is None or not isinstance(data.get("project"), Mapping):
+        return ()
+    try:
+        return tuple(str(r) for r in Project.from_dict(data).build_requires)
+    except EnvforgeError:
+        return ()  # the root's own project is not what is built: its faults are uv's to report
+
+
 def _workspace_table(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
     tool = data.get("tool")
     uv = tool.get("uv") if isinstance(tool, Mapping) else None
@@ -213,6 +227,14 @@ def _workspace_table(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
 # A member folder reaches COPY lines: plain relative paths only.
 _MEMBER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
 _MAX_MEMBERS = 500
+_MAX_GLOB_HITS = 5000  # paths read from one members glob, whatever they are
+# Never workspace members: environments, caches, dependencies of other tools.
+_HEAVY_FOLDERS = frozenset({"node_modules", "venv", "__pycache__", "site-packages"})
+
+
+def _skipped_folder(folder: str) -> bool:
+    """A hidden folder (.venv, .git, .tox) or a heavy one, or a folder inside one."""
+    return any(p.startswith(".") or p in _HEAVY_FOLDERS for p in folder.split("/"))
 
 
 def workspace_members(root: Path, workspace: Mapping[str, Any]) -> dict[str, str]:
@@ -230,9 +252,15 @@ def workspace_members(root: Path, workspace: Mapping[str, Any]) -> dict[str, str
                     f"Workspace {key} pattern {pattern!r} leaves the workspace",
                     file=str(root / "pyproject.toml"),
                 )
-            for hit in sorted(root.glob(pattern))[:_MAX_MEMBERS]:
-                if hit.is_dir() and not hit.is_symlink():
-                    found.add(hit.relative_to(root).as_posix())
+            # The glob is read lazily and only so far: "**" would walk .venv and node_modules.
+            hits = itertools.islice(root.glob(pattern), _MAX_GLOB_HITS)
+            for hit in sorted(hits):
+                folder = hit.relative_to(root).as_posix()
+                if _skipped_folder(folder) or not hit.is_dir() or hit.is_symlink():
+                    continue
+                found.add(folder)
+                if len(found) >= _MAX_MEMBERS:
+                    break
         return found
 
     members: dict[str, str] = {}

@@ -77,6 +77,9 @@ class ProjectFacts:
     # The folders at the root named like a default .dockerignore entry (default_ignored_folders),
     # each with whether it holds .py files itself: (name, holds_py), sorted.
     ignored_folders: tuple[tuple[str, bool], ...] = ()
+    # A workspace member's build: the [build-system] requires of the workspace root's own
+    # project, which the project stage builds too when the member depends on it.
+    root_build_requires: tuple[str, ...] = ()
     # Import packages in the project's source (top level and src/, or where its build
     # backend's settings say), and those of them, or of their dotted modules, that
     # have a __main__.py: what `python -m` can run. For a non-package project, only the
@@ -134,6 +137,12 @@ class Plan:
     # Workspace members copied by their pyproject.toml alone (the one built, and those it
     # does not install): uv finds the whole workspace, and an edit there rebuilds nothing.
     member_manifests: tuple[str, ...] = ()
+    # The local package at the workspace root (source "."), when the member built depends on
+    # it: left out of uv sync (--no-install-package), built and installed with the member in
+    # the project stage, so that an edit of the root's code rebuilds no environment.
+    root_package: str | None = None
+    # The root's [build-system] requires that the member's do not already name.
+    root_build_requires: tuple[str, ...] = ()
     # What was asked on the command line (variant extras included): what gives this plan again.
     options: BuildOptions = field(default_factory=BuildOptions)
     # A dynamic version: the image's version label is the revision build passes (revision_arg).
@@ -204,12 +213,34 @@ def make_plan(
         )
     local_paths = _local_paths(lock)
     manifests: tuple[str, ...] = ()
+    root_package: str | None = None
+    root_requires: tuple[str, ...] = ()
     if facts.workspace_member:
         needed = _reachable_folders(lock)
         manifests = tuple(
             sorted({p for p in local_paths if p not in needed} | {facts.workspace_member})
         )
         local_paths = tuple(p for p in local_paths if p in needed)
+        if "." in needed:
+            root_package = _installed_root(
+                lock,
+                _target(catalog, python, settings.debian, overridden=bool(override)),
+                extras,
+                groups,
+            )
+        if root_package is not None:
+            own = {str(r) for r in project.build_requires}
+            root_requires = tuple(r for r in facts.root_build_requires if r not in own)
+            decisions.append(
+                Decision(
+                    "workspace root",
+                    f"{root_package} (.) built with the member",
+                    "the member depends on the workspace root's own project: uv sync leaves it "
+                    "out (--no-install-package), the project stage builds its wheel from the "
+                    "context beside the member's, so that a code edit of either rebuilds only "
+                    "the code layer",
+                )
+            )
     if local_paths:
         decisions.append(
             Decision(
@@ -424,6 +455,8 @@ def make_plan(
         build_requires_hook=hook,
         member_dir=facts.workspace_member,
         member_manifests=manifests,
+        root_package=root_package,
+        root_build_requires=root_requires,
         scripts_needing=needs,
         vcs=vcs,
         version_fallback=_bare(_lock_version(lock)) or "latest",
@@ -609,6 +642,37 @@ def _backend(
     }[found.hook]
     reason = "; ".join(x for x in (f"{found.what}", needs, where) if x)
     return found.hook, Decision("build backend", f"{backend} (compiles)", reason)
+
+
+def _installed_root(
+    lock: Lock, target: Target, extras: tuple[str, ...], groups: tuple[str, ...]
+) -> str | None:
+    """The workspace root's package when uv sync installs it for the member (through the
+    chosen extras and groups, under the image's markers): what the project stage builds."""
+    from packaging.utils import canonicalize_name
+
+    from envforge.installset import installed_packages
+
+    name = _root_package(lock)
+    if name is None:
+        return None
+    installed = installed_packages(lock, target, extras=extras, groups=groups)
+    return name if canonicalize_name(name) in installed else None
+
+
+def _root_package(lock: Lock) -> str | None:
+    """The name of the package the lock builds from the workspace root ("."), when it is one
+    uv installs (editable or directory; a virtual root installs nothing)."""
+    import posixpath
+
+    for pkg in lock.packages:
+        if pkg is lock.root:
+            continue
+        for kind in ("editable", "directory"):
+            where = pkg.source.get(kind)
+            if where is not None and posixpath.normpath(where) == ".":
+                return validate.project_name(pkg.name, "the workspace root's package", "uv.lock")
+    return None
 
 
 def _lock_version(lock: Lock) -> str | None:

@@ -50,6 +50,7 @@ _MARKERS_HINT = (
 def render_section(plan: Plan, catalog: CudaCatalog) -> str:
     """The section, markers included, ending with a newline. Pure and deterministic."""
     gpu = plan.gpu
+    member = _member_flag(plan)
     lines = [START, NOTE, "## Requirements", ""]
     lines.append(f"- **Python**: {_python(plan)}")
     lines.append(f"- **Base image**: {_base(plan)}")
@@ -59,7 +60,7 @@ def render_section(plan: Plan, catalog: CudaCatalog) -> str:
             "- **Docker**: Docker Engine 19.03 or newer (for `--gpus`), with the "
             f"[NVIDIA Container Toolkit]({TOOLKIT_URL})"
         )
-        lines.append("- `envforge doctor .` checks a host against all of the above.")
+        lines.append(f"- `envforge doctor .{member}` checks a host against all of the above.")
     else:
         lines.append(f"- **GPU**: {_no_gpu(plan)}")
         lines.append("- **Docker**: Docker Engine or Docker Desktop; no NVIDIA driver needed")
@@ -79,7 +80,7 @@ def render_section(plan: Plan, catalog: CudaCatalog) -> str:
         "",
         "```sh",
         f"envforge build .{flags}",
-        f"envforge run .{gpus}",
+        f"envforge run .{member}{gpus}",
         "```",
         "",
         f"With Docker alone, from the Dockerfile that `envforge dockerize .{flags}` writes "
@@ -91,12 +92,19 @@ def render_section(plan: Plan, catalog: CudaCatalog) -> str:
         "```",
     ]
     if plan.entrypoint == FALLBACK_COMMAND:
-        lines += _fallback_lines(tag, gpus, installed=plan.install_project)
+        lines += _fallback_lines(tag, f"{member}{gpus}", gpus, installed=plan.install_project)
     lines.append(END)
     return "\n".join(lines) + "\n"
 
 
-def _fallback_lines(tag: str, gpus: str, *, installed: bool) -> list[str]:
+def _member_flag(plan: Plan) -> str:
+    """' --package NAME' for a workspace member (the commands run on the root), else ''."""
+    if plan.member_dir is None:
+        return ""
+    return f" --package {shlex.quote(plan.project.normalized_name)}"
+
+
+def _fallback_lines(tag: str, run_flags: str, gpus: str, *, installed: bool) -> list[str]:
     """The image has no program of its own: say so, and how to run one."""
     if installed:
         # A package: the image holds its installed modules, not this folder's scripts.
@@ -112,7 +120,7 @@ def _fallback_lines(tag: str, gpus: str, *, installed: bool) -> list[str]:
         f"Name what to run after the image, {what}",
         "",
         "```sh",
-        f"envforge run .{gpus} -- -m <module>",
+        f"envforge run .{run_flags} -- -m <module>",
         script,
         "```",
         "",
@@ -126,6 +134,9 @@ def build_flags(plan: Plan, catalog: CudaCatalog) -> list[str]:
     settings = plan.project.envforge
     options = plan.options
     flags: list[str] = []
+    if plan.member_dir is not None:
+        # A workspace member: every command runs on the workspace root, naming the member.
+        flags.append(_member_flag(plan).strip())
     if options.python:
         flags.append(f"--python {shlex.quote(plan.python)}")
     if options.base_image:
@@ -457,7 +468,8 @@ def readme_command(loaded: LoadedProject, plan: Plan, *, check: bool, create: bo
     if current is None and not create:
         raise InputError(
             f"No {README} in '{loaded.root}'",
-            hint=f"Create one with the requirements section: envforge readme {loaded.root} --create",
+            hint="Create one with the requirements section: "
+            f"envforge readme {loaded.root}{_member_flag(plan)} --create",
         )
     section = render_section(plan, load_cuda_catalog())
     new = update_readme(current if current is not None else _title(plan), section, name=str(path))
@@ -474,7 +486,8 @@ def readme_command(loaded: LoadedProject, plan: Plan, *, check: bool, create: bo
             tofile=str(path),
         )
         typer.echo("".join(_terminated(diff)), nl=False)
-        typer.echo(f"stale     {path}: run `envforge readme {loaded.root}` to update it", err=True)
+        again = f"envforge readme {loaded.root}{_member_flag(plan)}"
+        typer.echo(f"stale     {path}: run `{again}` to update it", err=True)
         return 1
 
     if new == current:

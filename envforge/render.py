@@ -180,8 +180,14 @@ def _context(plan: Plan) -> dict[str, object]:
         "ca_path": CA_IN_CONTEXT,
         "managed_python": MANAGED_PYTHON,
         "sync_flags": plan.sync_flags,
-        "build_requires": tuple(str(r) for r in plan.project.build_requires),
-        "hook_deps": _hook_run("/app", plan),
+        "build_requires": (
+            *(str(r) for r in plan.project.build_requires),
+            *plan.root_build_requires,
+        ),
+        # The backend reads the member's pyproject.toml: it runs where that one was copied.
+        "hook_deps": _hook_run(
+            f"{APP_DIR}/{plan.member_dir}" if plan.member_dir else APP_DIR, plan
+        ),
         "hook_project": _hook_run(src_dir, plan),
         "src_dir": src_dir,
         # A dynamic version's label: the wheel's version for a git-versioning backend, else

@@ -342,13 +342,15 @@ def verify_command(
     *,
     client: Any = None,
     out: Callable[[str], None] = print,
+    package: str | None = None,
 ) -> int:
-    """Check image against the project at path; print the verdict; 0 verified, 1 not."""
+    """Check image against the project at path (package: the uv workspace member it was
+    built from); print the verdict; 0 verified, 1 not."""
     from envforge import engine
     from envforge.loader import load_project
 
     # The lock as it is: whether it is fresh against pyproject.toml is not the question here.
-    loaded = load_project(path, check_lock=False)
+    loaded = load_project(path, check_lock=False, package=package)
     client = client if client is not None else engine.connect()
     found = engine.get_image(client, image)
     labels: Mapping[str, str] = found.labels or {}

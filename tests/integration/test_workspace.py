@@ -59,3 +59,45 @@ def test_library_member_builds_with_its_siblings_pyproject_only(
         assert out.decode().strip() == "hello from ws-lib, lib"
     finally:
         docker_client.images.remove(tag, force=True)
+
+
+MCP = REPO / "tests/fixtures/modelled/mcp-python-sdk"
+
+
+def test_member_on_the_workspace_roots_project_builds_runs_and_verifies(
+    docker_client, lab: Lab, tmp_path: Path, unique_tag: str
+) -> None:
+    """relay-echo-server depends on the root's own project, relay (modelcontextprotocol/
+    python-sdk's shape): the root's wheel is built in the project stage beside the member's,
+    the smoke check passes, verify passes, and a code edit of the root rebuilds only the
+    code layer."""
+    root = tmp_path / "sdk"
+    shutil.copytree(MCP, root, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
+    tag = f"{unique_tag}/ws-relay-echo-server:0.1.0"
+    package = ("--package", "relay-echo-server")
+    done = envforge("build", str(root), *package, "--tag", tag, env=lab.cli_env())
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    try:
+        dockerfile = (root / "Dockerfile").read_text()
+        assert "--no-install-project --no-install-package relay\n" in dockerfile
+        run = envforge("run", tag, "--no-tty", env=lab.cli_env())
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert run.stdout.strip() == "{'kind': 'server', 'body': 'echo'}"
+        out = docker_client.containers.run(
+            tag,
+            ["python", "-c", "import relay, relay_echo_server; print(relay.__file__)"],
+            entrypoint=[], remove=True,
+        )  # fmt: skip
+        assert out.decode().strip().startswith("/app/.venv/lib/")  # installed, not the source
+        verified = envforge("verify", tag, str(root), *package, env=lab.cli_env())
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+
+        layers = docker_client.images.get(tag).attrs["RootFS"]["Layers"]
+        code = root / "src/relay/__init__.py"
+        code.write_text(code.read_text() + "\nEDITED = True\n")
+        again = envforge("build", str(root), *package, "--tag", tag, env=lab.cli_env())
+        assert again.returncode == 0, again.stdout[-3000:] + again.stderr
+        after = docker_client.images.get(tag).attrs["RootFS"]["Layers"]
+        assert after[:-1] == layers[:-1] and after[-1] != layers[-1]  # only the code layer
+    finally:
+        docker_client.images.remove(tag, force=True)

@@ -167,3 +167,19 @@ def test_finalize_lets_only_filtered_values_and_bare_constants_through() -> None
     for raw in ("a b", "x$(id)", "a\nRUN id", '"', True):
         with pytest.raises(RenderError):
             _finalize(raw)
+
+
+def test_golden_workspace_member_on_the_root() -> None:
+    """A uv workspace member that depends on the root's own project (python-sdk's shape)."""
+    from dataclasses import replace
+
+    from envforge.catalog import load_catalog
+    from envforge.loader import load_project
+    from envforge.plan import make_plan
+
+    options = BuildOptions(package="relay-echo-server")
+    root = REPO / "tests/fixtures/modelled/mcp-python-sdk"
+    loaded = load_project(root, check_lock=False, package=options.package)
+    facts = replace(loaded.facts, git_source=None, revision=None)  # not this checkout's remote
+    plan = make_plan(loaded.project, loaded.lock, facts, load_catalog(), options)
+    _check("ws-member-on-root.Dockerfile", render_dockerfile(plan))

@@ -158,3 +158,227 @@ def test_package_naming_the_roots_own_project_builds_the_root() -> None:
     root = REPO / "tests/fixtures/projects/with-local-lib"
     loaded = load_project(root, check_lock=False, package="With_Local_Lib")
     assert loaded.facts.workspace_member is None and loaded.project.name == "with-local-lib"
+
+
+# A member that depends on the workspace root's own project (modelcontextprotocol/python-sdk's
+# shape): the root is left out of uv sync and built with the member in the project stage.
+MCP = REPO / "tests/fixtures/modelled/mcp-python-sdk"
+
+
+def plan_mcp(root: Path = MCP, package: str = "relay-echo-server"):
+    loaded = load_project(root, check_lock=False, package=package)
+    return make_plan(loaded.project, loaded.lock, loaded.facts, load_catalog(), BuildOptions())
+
+
+def test_a_member_on_the_root_builds_the_root_too() -> None:
+    plan = plan_mcp()
+    assert plan.root_package == "relay"
+    assert plan.root_build_requires == ()  # hatchling, as the member's
+    assert plan.local_paths == ()
+    decision = next(d for d in plan.decisions if d.topic == "workspace root")
+    assert "--no-install-package" in decision.reason
+    text = render_dockerfile(plan)
+    deps, project = text.split("\nFROM deps AS project\n")
+    assert (
+        "RUN uv sync --locked --package relay-echo-server --no-dev --no-editable "
+        "--no-install-project --no-install-package relay\n" in deps
+    )
+    # The environment layer holds no code: only the manifests reach it, never src/.
+    assert "src" not in "".join(ln for ln in deps.splitlines() if ln.startswith("COPY"))
+    assert (
+        "--out-dir /tmp/dist /src/examples/servers/relay-echo-server > /tmp/build.log 2>&1 \\\n"
+        " && uv build --wheel --no-build-isolation --python /opt/build-env/bin/python "
+        "--out-dir /tmp/dist /src >> /tmp/build.log 2>&1 \\\n || { tail" in project
+    )
+    assert "--prefix /opt/project /tmp/dist/*.whl" in project
+
+
+def test_a_virtual_root_has_nothing_to_build() -> None:
+    plan = plan_member()
+    assert plan.root_package is None
+    text = render_dockerfile(plan)
+    assert "--no-install-package" not in text
+    assert "/tmp/dist /src >>" not in text
+
+
+def test_the_roots_own_build_requires_join_the_build_env(tmp_path: Path) -> None:
+    root = tmp_path / "sdk"
+    shutil.copytree(MCP, root)
+    manifest = root / "pyproject.toml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            'requires = ["hatchling"]', 'requires = ["hatchling", "uv-dynamic-versioning"]'
+        )
+    )
+    plan = plan_mcp(root)
+    assert plan.root_build_requires == ("uv-dynamic-versioning",)
+    assert "bin/python hatchling uv-dynamic-versioning\n" in render_dockerfile(plan)
+
+
+def test_the_root_is_built_only_when_the_selection_installs_it(tmp_path: Path) -> None:
+    root = tmp_path / "sdk"
+    shutil.copytree(MCP, root)
+    lock = root / "uv.lock"
+    text = lock.read_text()
+    # relay-echo-client reaches relay through its dev group only.
+    start = text.index('name = "relay-echo-client"')
+    block = text[start : text.index("[[package]]", start)]
+    moved = block.replace(
+        'dependencies = [\n    { name = "relay" },\n]\n',
+        'dependencies = []\n\n[package.dev-dependencies]\ndev = [{ name = "relay" }]\n',
+    )
+    assert moved != block
+    lock.write_text(text.replace(block, moved))
+    manifest = root / "examples/clients/relay-echo-client/pyproject.toml"
+    manifest.write_text(
+        manifest.read_text().replace('dependencies = ["relay"]', "dependencies = []")
+        + '\n[dependency-groups]\ndev = ["relay"]\n'
+    )
+    plan = plan_mcp(root, "relay-echo-client")
+    assert plan.root_package is None  # --no-dev: uv installs no relay, nor does the stage
+    assert "--no-install-package" not in render_dockerfile(plan)
+    loaded = load_project(root, check_lock=False, package="relay-echo-client")
+    with_dev = make_plan(
+        loaded.project, loaded.lock, loaded.facts, load_catalog(), BuildOptions(groups=("dev",))
+    )
+    assert with_dev.root_package == "relay"
+
+
+def test_the_backend_hook_runs_in_the_members_folder() -> None:
+    from dataclasses import replace
+
+    text = render_dockerfile(replace(plan_member(), build_requires_hook="deps"))
+    assert "RUN cd /app/packages/ws-app && /opt/build-env/bin/python -c" in text
+    text = render_dockerfile(replace(plan_member(), build_requires_hook="project"))
+    assert "RUN cd /src/packages/ws-app && /opt/build-env/bin/python -c" in text
+
+
+def test_members_glob_skips_hidden_and_heavy_folders(tmp_path: Path) -> None:
+    for folder in ("pkgs/a", ".venv/lib/x", "node_modules/y", "pkgs/b/.tox/z", "venv/w"):
+        (tmp_path / folder).mkdir(parents=True)
+        name = folder.replace("/", "-").replace(".", "")
+        (tmp_path / folder / "pyproject.toml").write_text(f'[project]\nname = "{name}"\n')
+    assert workspace_members(tmp_path, {"members": ["**"]}) == {"pkgs-a": "pkgs/a"}
+
+
+def test_members_glob_is_read_only_so_far(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(20):
+        (tmp_path / "pkgs" / f"p{n:02}").mkdir(parents=True)
+    read: list[Path] = []
+
+    def glob(self: Path, pattern: str):
+        for hit in sorted((tmp_path / "pkgs").iterdir()):
+            read.append(hit)
+            yield hit
+
+    monkeypatch.setattr(loader, "_MAX_GLOB_HITS", 5)
+    monkeypatch.setattr(Path, "glob", glob)
+    assert workspace_members(tmp_path, {"members": ["pkgs/*"]}) == {}
+    assert len(read) == 5  # stopped reading at the cap, not after the whole walk
+
+
+def _invoke(args: list[str]):
+    from typer.testing import CliRunner
+
+    from envforge.cli import app
+
+    return CliRunner().invoke(app, args)
+
+
+def test_verify_takes_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    from envforge import verify
+
+    seen: dict[str, object] = {}
+
+    def fake(image: str, path: Path, **kwargs: object) -> int:
+        seen.update(kwargs, image=image)
+        return 0
+
+    monkeypatch.setattr(verify, "verify_command", fake)
+    done = _invoke(["verify", "img:1", str(WORKSPACE), "--package", "ws-app"])
+    assert done.exit_code == 0, done.output
+    assert seen == {"image": "img:1", "package": "ws-app"}
+
+
+def test_verify_loads_the_member(monkeypatch: pytest.MonkeyPatch) -> None:
+    from envforge import engine, verify
+    from envforge.errors import DockerUnavailableError
+
+    loaded: list[str] = []
+    real = loader.load_project
+
+    def spy(path: Path, **kwargs):
+        found = real(path, **kwargs)
+        loaded.append(found.project.name)
+        return found
+
+    def no_engine(*_: object) -> None:
+        raise DockerUnavailableError("here", "no engine")
+
+    monkeypatch.setattr(loader, "load_project", spy)
+    monkeypatch.setattr(engine, "connect", no_engine)
+    with pytest.raises(DockerUnavailableError):
+        verify.verify_command("img:1", WORKSPACE, package="ws-lib")
+    assert loaded == ["ws-lib"]
+
+
+def test_doctor_takes_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    from envforge import doctor
+
+    seen: list[BuildOptions] = []
+
+    def needs(path: Path, options: BuildOptions, host: object):
+        seen.append(options)
+        raise PlanError("stop here")
+
+    monkeypatch.setattr(doctor, "needs_for_project", needs)
+    monkeypatch.setattr(doctor, "probe_host", lambda: None)
+    done = _invoke(["doctor", str(WORKSPACE), "--package", "ws-app"])
+    assert done.exit_code == 2 and "stop here" in done.output
+    assert seen[0].package == "ws-app"
+    done = _invoke(["doctor", "--image", "x:1", "--package", "ws-app"])
+    assert done.exit_code == 2 and "--package goes with a project PATH" in done.output
+
+
+def test_run_takes_package_for_the_default_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    from envforge import engine
+    from envforge.errors import DockerUnavailableError
+
+    tags: list[str] = []
+
+    def connect() -> None:
+        raise DockerUnavailableError("here", "no engine")
+
+    real = engine.RunSpec
+
+    def spec(**kwargs: object):
+        tags.append(str(kwargs["image"]))
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "connect", connect)
+    monkeypatch.setattr(engine, "RunSpec", spec)
+    done = _invoke(["run", str(WORKSPACE), "--package", "ws-lib"])
+    assert done.exit_code == 1, done.output
+    assert tags == ["ws-lib:0.2.0"]  # the member's tag, not the root's
+    done = _invoke(["run", "some-image:1", "--package", "ws-lib"])
+    assert done.exit_code == 2 and "--package goes with a project folder" in done.output
+
+
+def test_readme_of_a_member_publishes_commands_with_package(ws: Path) -> None:
+    done = _invoke(["readme", str(ws), "--package", "ws-app", "--create"])
+    assert done.exit_code == 0, done.output
+    text = (ws / "README.md").read_text()
+    assert text.startswith("# ws-app\n")  # the member, not the virtual root
+    assert "envforge build . --package ws-app\n" in text
+    assert "envforge run . --package ws-app\n" in text
+    assert "envforge dockerize . --package ws-app`" in text
+
+
+def test_readme_hints_name_the_member(ws: Path) -> None:
+    done = _invoke(["readme", str(ws), "--package", "ws-app"])
+    assert done.exit_code == 2
+    assert f"envforge readme {ws} --package ws-app --create" in done.output
+    (ws / "README.md").write_text("# ws-app\n")
+    done = _invoke(["readme", str(ws), "--package", "ws-app", "--check"])
+    assert done.exit_code == 1
+    assert f"run `envforge readme {ws} --package ws-app` to update it" in done.output
