@@ -595,14 +595,17 @@ def source_modules(
     mains: set[str] = set()
     seen: set[Path] = set()
     for base in bases:
-        if base in seen or not _real_dir(base):
+        if base in seen or not safeio.real_dir(base):
             continue
         seen.add(base)
         for entry in _entries(base, budget):
             name = entry.name
-            if not name.isidentifier() or name in _NOT_PACKAGES or not _real_dir(entry):
+            if not name.isidentifier() or name in _NOT_PACKAGES or not safeio.real_dir(entry):
                 continue
-            init, main = _real_file(entry / "__init__.py"), _real_file(entry / "__main__.py")
+            init, main = (
+                safeio.real_file(entry / "__init__.py"),
+                safeio.real_file(entry / "__main__.py"),
+            )
             if init or main:
                 packages.add(name)
             if main:
@@ -611,7 +614,7 @@ def source_modules(
         for module in _configured_modules(data):
             for base in bases:
                 folder = base.joinpath(*module.split("."))
-                if _real_dir(folder) and _real_file(folder / "__main__.py"):
+                if safeio.real_dir(folder) and safeio.real_file(folder / "__main__.py"):
                     mains.add(module)
                     packages.add(module.split(".")[0])
     return frozenset(packages), frozenset(mains)
@@ -641,20 +644,6 @@ def _entries(folder: Path, budget: list[int]) -> list[Path]:
     except OSError:
         pass
     return sorted(out)
-
-
-def _real_dir(path: Path) -> bool:
-    try:
-        return not path.is_symlink() and path.is_dir()
-    except OSError:
-        return False
-
-
-def _real_file(path: Path) -> bool:
-    try:
-        return not path.is_symlink() and path.is_file()
-    except OSError:
-        return False
 
 
 def _table(data: Any, *keys: str) -> Any:

@@ -39,6 +39,22 @@ def os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
+def real_dir(path: Path) -> bool:
+    """A folder that is no symlink: what a bounded scan of the project may enter."""
+    try:
+        return not path.is_symlink() and path.is_dir()
+    except OSError:
+        return False
+
+
+def real_file(path: Path) -> bool:
+    """A regular file that is no symlink: what a scan of the project may read."""
+    try:
+        return not path.is_symlink() and path.is_file()
+    except OSError:
+        return False
+
+
 def read_bytes(path: Path, *, what: str | None = None) -> bytes:
     """The bytes of a regular file; InputError (one sentence) for anything else.
 

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from envforge import safeio
+
 MAX_FILE_BYTES = 512 * 1024
 MAX_FILES = 300  # parsed in all, for all the scripts
 MAX_FILES_PER_SCRIPT = 64
@@ -82,7 +84,7 @@ class _Scanner:
             self.root = root.resolve()
         except OSError:
             self.root = root
-        self.bases = [b for b in bases if _real_dir(b)]
+        self.bases = [b for b in bases if safeio.real_dir(b)]
         self.parsed: dict[Path, tuple[_Import, ...]] = {}
         self.located: dict[str, tuple[Path, bool] | None] = {}
         self.budget = MAX_FILES
@@ -99,13 +101,15 @@ class _Scanner:
             return None
         for base in self.bases:
             folder = base.joinpath(*parts)
-            if _real_dir(base / parts[0]) or _real_file(base / f"{parts[0]}.py"):
+            if safeio.real_dir(base / parts[0]) or safeio.real_file(base / f"{parts[0]}.py"):
                 # The first base that holds the top-level name is where Python finds it.
-                if not all(_real_dir(base.joinpath(*parts[:i])) for i in range(1, len(parts))):
+                if not all(
+                    safeio.real_dir(base.joinpath(*parts[:i])) for i in range(1, len(parts))
+                ):
                     return None
-                if _real_dir(folder) and _real_file(folder / "__init__.py"):
+                if safeio.real_dir(folder) and safeio.real_file(folder / "__init__.py"):
                     return self._inside(folder / "__init__.py", True)
-                if _real_file(folder.with_name(parts[-1] + ".py")):
+                if safeio.real_file(folder.with_name(parts[-1] + ".py")):
                     return self._inside(folder.with_name(parts[-1] + ".py"), False)
                 return None
         return None
@@ -118,7 +122,9 @@ class _Scanner:
         return (path, package) if resolved.is_relative_to(self.root) else None
 
     def own(self, top: str) -> bool:
-        return any(_real_dir(b / top) or _real_file(b / f"{top}.py") for b in self.bases)
+        return any(
+            safeio.real_dir(b / top) or safeio.real_file(b / f"{top}.py") for b in self.bases
+        )
 
     def imports_of(self, module: str) -> frozenset[str]:
         found: set[str] = set()
@@ -303,17 +309,3 @@ def _gives_up(body: list[ast.stmt]) -> bool:
         if isinstance(stmt, ast.If) and _gives_up(stmt.body) and _gives_up(stmt.orelse):
             return True
     return False
-
-
-def _real_dir(path: Path) -> bool:
-    try:
-        return not path.is_symlink() and path.is_dir()
-    except OSError:
-        return False
-
-
-def _real_file(path: Path) -> bool:
-    try:
-        return not path.is_symlink() and path.is_file()
-    except OSError:
-        return False
