@@ -1111,10 +1111,13 @@ def _script_needs(
     declared: dict[str, list[str]] = {}
     imported: dict[str, dict[str, str]] = {}  # script -> canonical name -> import name
     for script, value in project.scripts.items():
-        names = facts.script_imports.get(script, frozenset())
+        match = ENTRY_POINT_RE.fullmatch(value)
+        names = set(facts.script_imports.get(script, frozenset()))
+        if match:
+            # The entry point's own module may live in a dependency (jupyterlab.labapp:main).
+            names.add(match["module"].split(".")[0])
         imported[script] = {canonicalize_name(n): n for n in sorted(names)}
         imported[script] = {k: v for k, v in imported[script].items() if k in locked}
-        match = ENTRY_POINT_RE.fullmatch(value)
         asked = (match["extras"] or "") if match else ""
         declared[script] = [
             e

@@ -694,6 +694,15 @@ def test_fixture_script_that_needs_an_extra() -> None:
     )
 
 
+def test_a_script_whose_module_lives_in_an_extras_package_needs_that_extra() -> None:
+    # No import of its own to read: the entry point itself names click's module.
+    argv, why = needs_command(
+        set(), project={"scripts": {"script-needs-extra": "click.testing:main"}}
+    )
+    assert argv == ("python",)
+    assert why.startswith(NEEDS_CLI)
+
+
 def test_a_script_that_needs_an_extra_falls_back_to_the_main_module() -> None:
     argv, why = needs_command({"click", "six", "os"}, mains={"script_needs_extra"})
     assert argv == ("python", "-m", "script_needs_extra")
