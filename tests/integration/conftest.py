@@ -7,6 +7,7 @@ never pass by skipping what it exists to check.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -98,3 +99,27 @@ def build_copy(lab: Lab, source: Path, dest: Path, tag: str, *, timeout: int = 9
     done = envforge("build", str(dest), "--tag", tag, env=lab.cli_env(), timeout=timeout)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     return done.stdout
+
+
+def git(root: Path, *args: str) -> str:
+    """git in root, as a throwaway identity; its stdout, stripped."""
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(root), *args],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def git_checkout(fixture: Path, dest: Path) -> Path:
+    """A copy of fixture at dest, made a git repository with one commit. Without git on
+    PATH: skipped outside CI, failed in CI (like a missing engine)."""
+    if shutil.which("git") is None:
+        message = "git is not installed"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    shutil.copytree(fixture, dest)
+    git(dest, "init", "-q")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "init")
+    return dest

@@ -3,36 +3,20 @@ label an https URL, and `envforge run PATH` finds the image by that tag."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO
-from tests.integration.conftest import Lab, envforge
-
-
-def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(root), *args],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
+from tests.integration.conftest import Lab, envforge, git, git_checkout
 
 
 def test_a_dynamic_version_is_tagged_with_the_revision(
     lab: Lab, docker_client, tmp_path: Path
 ) -> None:
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    root = tmp_path / "dynamic-version"
-    shutil.copytree(REPO / "tests/fixtures/projects/dynamic-version", root)
-    _git(root, "init", "-q")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-q", "-m", "init")
-    _git(root, "remote", "add", "origin", "git@github.com:octo/dynamic-version.git")
-    head = _git(root, "rev-parse", "HEAD")
+    root = git_checkout(
+        REPO / "tests/fixtures/projects/dynamic-version", tmp_path / "dynamic-version"
+    )
+    git(root, "remote", "add", "origin", "git@github.com:octo/dynamic-version.git")
+    head = git(root, "rev-parse", "HEAD")
     tag = f"envforge-dynamic-version:git-{head[:7]}"
 
     done = envforge("build", str(root), env=lab.cli_env())

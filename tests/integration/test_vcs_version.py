@@ -5,33 +5,15 @@ distribution has exactly that version (its label too); the smoke check runs."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO
-from tests.integration.conftest import Lab, envforge
-
-
-def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(root), *args],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
+from tests.integration.conftest import Lab, envforge, git, git_checkout
 
 
 def test_a_version_from_git_reaches_the_wheel(lab: Lab, docker_client, tmp_path: Path) -> None:
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    root = tmp_path / "vcs-version"
-    shutil.copytree(REPO / "tests/fixtures/projects/vcs-version", root)
-    _git(root, "init", "-q")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-q", "-m", "init")
-    head = _git(root, "rev-parse", "HEAD")
+    root = git_checkout(REPO / "tests/fixtures/projects/vcs-version", tmp_path / "vcs-version")
+    head = git(root, "rev-parse", "HEAD")
 
     planned = envforge("plan", str(root), "--json", env=lab.cli_env())
     assert planned.returncode == 0, planned.stderr
