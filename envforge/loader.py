@@ -148,14 +148,23 @@ def load_project(
         workspace_member=member,
         root_build_requires=_root_build_requires(root_data),
     )
+    return LoadedProject(
+        root, project, lock, with_source_facts(facts, source_root, data, project), freshness
+    )
+
+
+def with_source_facts(
+    facts: ProjectFacts, source_root: Path, data: Mapping[str, Any], project: Project
+) -> ProjectFacts:
+    """facts with what a bounded read of the source adds: its import packages, those with a
+    __main__, and what each console script's module imports."""
     packages, main_modules = source_modules(source_root, data, is_package=project.is_package)
-    facts = replace(
+    return replace(
         facts,
         packages=packages,
         main_modules=main_modules,
         script_imports=console_script_imports(source_root, data, project),
     )
-    return LoadedProject(root, project, lock, facts, freshness)
 
 
 _PY_SCAN_LIMIT = 1000  # entries read per folder: a data folder may hold millions of files

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import replace
 from pathlib import Path
 
 from envforge.catalog import load_catalog
 from envforge.cuda_catalog import load_cuda_catalog
-from envforge.loader import console_script_imports, source_modules
+from envforge.loader import with_source_facts
 from envforge.lockfile import Lock, lock_hash
 from envforge.plan import BuildOptions, Plan, ProjectFacts, make_plan
 from envforge.project import Project
@@ -28,11 +27,5 @@ def plan_for(
         top_level=frozenset(p.name for p in root.iterdir()),
         git_source=git_source,
     )
-    packages, main_modules = source_modules(root, data, is_package=project.is_package)
-    facts = replace(
-        facts,
-        packages=packages,
-        main_modules=main_modules,
-        script_imports=console_script_imports(root, data, project),
-    )
+    facts = with_source_facts(facts, root, data, project)
     return make_plan(project, lock, facts, load_catalog(), options, load_cuda_catalog())
