@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envforge.compat import Finding, host_findings, project_findings, verdict
-from envforge.cuda_catalog import CudaCatalog, load_cuda_catalog
-from envforge.gpu_needs import GpuNeeds
-from envforge.host import HostFacts
+from envforge.cuda.catalog import CudaCatalog, load_cuda_catalog
+from envforge.cuda.needs import GpuNeeds
+from envforge.host.compat import Finding, host_findings, project_findings, verdict
+from envforge.host.facts import HostFacts
 
 if TYPE_CHECKING:
-    from envforge.plan import BuildOptions, Plan
+    from envforge.image.plan import BuildOptions, Plan
 
 DOCTOR_SCHEMA = 1
 _REQUIRE_CUDA_RE = re.compile(r"\bcuda>=(\d+\.\d+)")
@@ -54,8 +54,8 @@ class Report:
 
 
 def probe_host() -> HostFacts:
-    from envforge.engine_probe import probe_engine
-    from envforge.gpu_probe import probe_driver
+    from envforge.engine.probe import probe_engine
+    from envforge.host.nvidia import probe_driver
 
     return HostFacts(driver=probe_driver(), engine=probe_engine())
 
@@ -63,13 +63,12 @@ def probe_host() -> HostFacts:
 def load_host_facts(path: Path) -> HostFacts:
     """Host facts recorded by `envforge doctor --json` (its "host"), or bare HostFacts JSON."""
 
-    from envforge import safeio
+    from envforge import safeio, validate
     from envforge.errors import InputError
-    from envforge.records import loads_strict
 
     hint = "Give the JSON file that `envforge doctor --json` writes."
     try:
-        data = loads_strict(safeio.read_text(path, what=str(path)))
+        data = validate.loads_json(safeio.read_text(path, what=str(path)))
     except ValueError as exc:  # json.JSONDecodeError, NaN, a number out of range
         raise InputError(f"Cannot read host facts from '{path}' ({exc})", hint=hint) from None
     except RecursionError:
@@ -82,7 +81,7 @@ def load_host_facts(path: Path) -> HostFacts:
 def needs_for_project(path: Path, options: BuildOptions, host: HostFacts) -> tuple[Plan, GpuNeeds]:
     """The plan `envforge build` makes for this project with these options on this host,
     and what its install set needs: doctor judges the image build would make."""
-    from envforge.planning import plan_project
+    from envforge.pipeline import plan_project
 
     _, plan = plan_project(path, options, host=host)
     return plan, plan.gpu.needs
@@ -129,7 +128,7 @@ def needs_from_image_config(
     archs = labels.get("dev.envforge.arch-list")
     arch_list = tuple(a for a in archs.replace("+PTX", "").split(",") if a) if archs else None
     major = int(cuda.split(".")[0])
-    from envforge.gpu_needs import FrameworkNeed
+    from envforge.cuda.needs import FrameworkNeed
 
     return GpuNeeds(
         frameworks=(
@@ -149,7 +148,7 @@ def needs_from_image_config(
 
 def image_config(ref: str) -> tuple[dict[str, str], dict[str, str]]:
     """Labels and environment of a local image."""
-    from envforge import engine
+    from envforge.engine import client as engine
 
     image = engine.get_image(engine.connect(), ref)
     config = image.attrs.get("Config") or {}
@@ -178,7 +177,7 @@ def diagnose(
 
 
 def render_text(report: Report, *, color: bool = False) -> str:
-    from envforge.gate import render_findings
+    from envforge.host.gate import render_findings
 
     lines = [f"envforge doctor: {report.subject}", ""]
     lines += render_findings(report.findings, color=color).splitlines()

@@ -55,12 +55,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envforge import __version__
+from envforge import __version__, validate
 from envforge.errors import EnvforgeError, InputError
-from envforge.host import DriverFacts
+from envforge.host.facts import DriverFacts
 
 if TYPE_CHECKING:
-    from envforge.engine import RunSpec
+    from envforge.engine.client import RunSpec
 
 SCHEMA = 1
 DEFAULT_DIR = Path(".envforge/runs")
@@ -329,22 +329,6 @@ def _is_bool(value: Any) -> bool:
 # ---------------------------------------------------------------- the world: files, git, host
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:40]} is out of range")
-    return value
-
-
-def loads_strict(text: str) -> Any:
-    """JSON as the standard has it: NaN, Infinity and numbers that overflow to inf refused."""
-    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
-
-
 def read_records(directory: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The readable records in directory, newest first, and a warning for each other *.json."""
     found: list[tuple[str, dict[str, Any]]] = []
@@ -353,7 +337,7 @@ def read_records(directory: Path) -> tuple[list[dict[str, Any]], list[str]]:
         if not path.is_file():
             continue
         try:
-            data = loads_strict(path.read_text("utf-8"))
+            data = validate.loads_json(path.read_text("utf-8"))
             found.append((path.name, check_record(data)))
         except (OSError, UnicodeDecodeError) as exc:
             warnings.append(f"warning: skipping {path}: cannot read it ({exc})")
@@ -395,7 +379,7 @@ def _driver(host_facts: Path | None) -> DriverFacts:
         from envforge.doctor import load_host_facts
 
         return load_host_facts(host_facts).driver
-    from envforge.gpu_probe import probe_driver
+    from envforge.host.nvidia import probe_driver
 
     return probe_driver()
 
@@ -430,7 +414,7 @@ def recording(
 
     The folder is made first, and git and the host read, before the run starts.
     """
-    from envforge.loader import git_revision
+    from envforge.project.loader import git_revision
 
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,10 @@ The renderer (envforge/render.py) quotes what passes; this module decides what m
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -359,3 +361,22 @@ def for_terminal(text: str) -> str:
 def one_line(text: str) -> str:
     """for_terminal, with newlines escaped too: for a value printed on one line."""
     return for_terminal(text.replace("\n", "\\n").replace("\t", " "))
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+def loads_json(text: str) -> Any:
+    """JSON as the standard has it: NaN, Infinity and numbers that overflow to inf refused."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)

@@ -30,14 +30,14 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from envforge.errors import InputError, RunError
-from envforge.installset import Target, installed_packages
-from envforge.lockfile import Lock
-from envforge.plan import LABEL_PREFIX
+from envforge.image.plan import LABEL_PREFIX
+from envforge.project.installset import Target, installed_packages
+from envforge.project.lockfile import Lock
 
 if TYPE_CHECKING:
     import docker
 
-    from envforge.project import Project
+    from envforge.project.pyproject import Project
 
 LOCK_HASH_LABEL = f"{LABEL_PREFIX}.lock-hash"
 PYTHON_LABEL = f"{LABEL_PREFIX}.python"
@@ -307,7 +307,7 @@ PROBE_TIMEOUT_S = 300
 
 def probe_image(client: docker.DockerClient, image: str) -> ImageFacts:
     """Run the probe in one short container: Python as entrypoint, no network, removed after."""
-    from envforge import engine
+    from envforge.engine import client as engine
 
     try:
         status, stdout, stderr = engine.run_captured(
@@ -346,8 +346,8 @@ def verify_command(
 ) -> int:
     """Check image against the project at path (package: the uv workspace member it was
     built from); print the verdict; 0 verified, 1 not."""
-    from envforge import engine
-    from envforge.loader import load_project
+    from envforge.engine import client as engine
+    from envforge.project.loader import load_project
 
     # The lock as it is: whether it is fresh against pyproject.toml is not the question here.
     loaded = load_project(path, check_lock=False, package=package)

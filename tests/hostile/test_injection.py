@@ -31,7 +31,9 @@ import yaml
 from dockerfile_parse import DockerfileParser
 from typer.testing import CliRunner
 
-from envforge import cli, loader, planning
+from envforge import cli
+from envforge import pipeline as planning
+from envforge.project import loader
 from tests.conftest import EXAMPLES, REPO
 from tests.hostile.injection_cases import CANARY, FIELDS, Case, Field, injection_cases
 

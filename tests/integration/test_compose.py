@@ -167,7 +167,7 @@ def test_the_service_gets_its_environment_and_data(
 
 @pytest.fixture
 def no_gpu_here(docker_client) -> None:
-    from envforge.engine_probe import probe_engine
+    from envforge.engine.probe import probe_engine
 
     if probe_engine().gpu_capable:
         pytest.skip("this engine hands out GPUs: it would not refuse the reservation")

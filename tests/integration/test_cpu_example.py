@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from envforge.lockfile import lock_hash
+from envforge.project.lockfile import lock_hash
 from tests.conftest import EXAMPLES
 from tests.integration.conftest import Lab, build_copy, envforge
 

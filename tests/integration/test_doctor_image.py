@@ -51,7 +51,7 @@ def test_cpu_image_needs_no_cuda(lab: Lab) -> None:
 def test_the_python_of_a_local_image_is_probed(
     lab: Lab, docker_client, tmp_path, monkeypatch
 ) -> None:
-    from envforge import engine
+    from envforge.engine import client as engine
     from tests.integration.conftest import LAB_UV
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

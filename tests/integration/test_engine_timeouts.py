@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from envforge import engine
+from envforge.engine import client as engine
 from envforge.errors import RunError
 from tests.integration.conftest import LAB_PYTHON, Lab
 

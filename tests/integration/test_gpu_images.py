@@ -120,7 +120,7 @@ def test_system_cuda_path_builds_on_a_standin(
 def test_run_gpus_refuses_the_built_image_on_a_host_without_gpu(
     gpu_torch_image: str, lab: Lab, docker_client
 ) -> None:
-    from envforge.gpu_probe import probe_driver
+    from envforge.host.nvidia import probe_driver
 
     if probe_driver().status == "ok":
         pytest.skip("this host has a working NVIDIA driver")

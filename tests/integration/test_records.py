@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from envforge.host import DRIVER_STATUSES
+from envforge.host.facts import DRIVER_STATUSES
 from tests.integration.conftest import LAB_PYTHON, Lab, envforge
 
 RECORD_TO = ("--record", "--runs-dir")  # `envforge run` options: record, into this folder
@@ -101,8 +101,8 @@ def test_a_recorded_run_and_its_listing(lab: Lab, docker_client, tmp_path: Path)
 
 @pytest.fixture
 def no_gpu_here(docker_client) -> None:
-    from envforge.engine_probe import probe_engine
-    from envforge.gpu_probe import probe_driver
+    from envforge.engine.probe import probe_engine
+    from envforge.host.nvidia import probe_driver
 
     if probe_driver().ok or probe_engine().gpu_capable:
         pytest.skip("this machine can run GPU containers: the engine would not refuse")

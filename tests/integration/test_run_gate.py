@@ -25,8 +25,8 @@ REFUSED = "error: refusing to start {} with --gpus: 1 check(s) failed"
 
 @pytest.fixture(scope="module", autouse=True)
 def no_gpu_here(docker_client) -> None:
-    from envforge.engine_probe import probe_engine
-    from envforge.gpu_probe import probe_driver
+    from envforge.engine.probe import probe_engine
+    from envforge.host.nvidia import probe_driver
 
     if probe_driver().ok:
         pytest.skip("this machine has a usable NVIDIA driver: these tests are for one without")

@@ -89,7 +89,7 @@ def test_a_package_added_by_hand_fails_naming_it(
 def test_a_different_lock_fails_naming_the_lock_hash(
     built: Built, lab: Lab, tmp_path: Path
 ) -> None:
-    from envforge.lockfile import lock_hash
+    from envforge.project.lockfile import lock_hash
 
     moved = tmp_path / "cpu-sklearn"
     shutil.copytree(built.root, moved)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from envforge.catalog import load_catalog
-from envforge.cuda_catalog import load_cuda_catalog
-from envforge.loader import with_source_facts
-from envforge.lockfile import Lock, lock_hash
-from envforge.plan import BuildOptions, Plan, ProjectFacts, make_plan
-from envforge.project import Project
+from envforge.cuda.catalog import load_cuda_catalog
+from envforge.image.bases import load_catalog
+from envforge.image.plan import BuildOptions, Plan, make_plan
+from envforge.project.facts import ProjectFacts
+from envforge.project.loader import with_source_facts
+from envforge.project.lockfile import Lock, lock_hash
+from envforge.project.pyproject import Project
 
 
 def plan_for(

@@ -59,8 +59,8 @@ def invoke(*args: str):
 @pytest.fixture(autouse=True)
 def _no_gpu_host(monkeypatch: pytest.MonkeyPatch) -> None:
     """The driver probe answers as a host without an NVIDIA driver, whatever this host has."""
-    from envforge import gpu_probe
     from envforge.doctor import load_host_facts
+    from envforge.host import nvidia as gpu_probe
 
     driver = load_host_facts(NO_GPU).driver
     monkeypatch.setattr(gpu_probe, "probe_driver", lambda *a, **k: driver)

@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from envforge import __version__, engine, gpu_probe, loader, records
+from envforge import __version__, records
 from envforge.cli import app
+from envforge.engine import client as engine
 from envforge.errors import InputError, RunError
-from envforge.gate import parse_gpus
-from envforge.host import DriverFacts, GpuDevice
+from envforge.host import nvidia as gpu_probe
+from envforge.host.facts import DriverFacts, GpuDevice
+from envforge.host.gate import parse_gpus
+from envforge.project import loader
 from tests.conftest import REPO
 
 H100_HOST = REPO / "tests/fixtures/gpu/h100-device-run/doctor-host.json"

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from envforge import ownership, safeio
+from envforge import safeio
 from envforge.errors import InputError
-from envforge.outputs import classify, write_outputs
+from envforge.image import ownership
+from envforge.image.outputs import classify, write_outputs
 
 
 def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:

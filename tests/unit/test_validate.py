@@ -178,8 +178,8 @@ def test_for_terminal_escapes_control_characters() -> None:
 
 
 def test_values_are_bounded_so_no_dockerfile_line_grows_past_docker_s_limit() -> None:
-    from envforge.project import Project
-    from envforge.settings import EnvforgeSettings
+    from envforge.project.pyproject import Project
+    from envforge.project.settings import EnvforgeSettings
 
     with pytest.raises(InvalidProjectError):
         validate.apt_package("a" * 300, "'tool.envforge.apt-packages'")

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from envforge import engine
 from envforge.cli import app
+from envforge.engine import client as engine
 from envforge.errors import ImageNotFoundError
-from envforge.installset import Target
-from envforge.lockfile import Lock, lock_hash
-from envforge.project import Project
+from envforge.project.installset import Target
+from envforge.project.lockfile import Lock, lock_hash
+from envforge.project.pyproject import Project
 from envforge.verify import (
     Diff,
     ImageFacts,

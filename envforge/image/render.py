@@ -1,0 +1,212 @@
+"""Plan -> Dockerfile and .dockerignore text, through the jinja2 templates. Pure.
+
+Values enter the templates through filters only, one per place a value can stand:
+``dq`` (a double-quoted ENV or LABEL value), ``sh`` / ``sh_words`` (shell words in RUN,
+shlex-quoted), ``json`` (ENTRYPOINT's exec form), ``copy`` (COPY's JSON form), ``ref`` (an
+image reference after FROM, parsed again), ``word`` (a bare key or version) and
+``ignore_line``. Each refuses a line break or control character, which no Dockerfile can
+quote. jinja2's ``finalize`` hook guards the rest: any other string that reaches the output
+must be made of characters no parser reads, or rendering stops with a RenderError.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import NoReturn
+
+import jinja2
+
+from envforge import validate
+from envforge.errors import RenderError
+from envforge.image import ownership
+from envforge.image.plan import (
+    APP_DIR,
+    APP_UID,
+    APP_USER,
+    CA_IN_CONTEXT,
+    MANAGED_PYTHON,
+    VENV,
+    Plan,
+)
+
+
+def _templates_dir() -> Path:
+    # The templates are package data of this room, reviewed like code.
+    return Path(__file__).resolve().parent / "templates"
+
+
+# Runs in the build env: the backend's PEP 517 get_requires_for_build_wheel(), one
+# requirement a line into argv[2] (a file: setup.py may print on stdout).
+_HOOK = (
+    "import functools,importlib,sys;"
+    'm,_,o=sys.argv[1].partition(":");'
+    'b=functools.reduce(getattr,filter(None,o.split(".")),importlib.import_module(m));'
+    'h=getattr(b,"get_requires_for_build_wheel",None);'
+    'open(sys.argv[2],"w").write("".join(r+"\\n" for r in (h() if h else [])))'
+)
+
+
+class Quoted(str):
+    """A value that went through one of the filters below: safe where the template puts it."""
+
+    __slots__ = ()
+
+
+# What may enter a template without a filter: envforge's own constants (/app/.venv, 10001).
+_BARE = re.compile(r"[A-Za-z0-9_./:@+=,-]*", re.ASCII)
+
+
+def _refuse(value: object, where: str) -> NoReturn:
+    raise RenderError(
+        f"Refusing to write {validate.one_line(repr(value))[:80]} into {where}: "
+        "it holds a line break or a control character"
+    )
+
+
+def _text(value: object, where: str) -> str:
+    text = str(value)
+    if validate.has_control(text):
+        _refuse(text, where)
+    return text
+
+
+def _dq(value: object) -> Quoted:
+    """A Dockerfile double-quoted word (ENV, LABEL): no variable expansion, no broken quoting."""
+    text = _text(value, "a Dockerfile value").replace("\\", "\\\\")
+    text = text.replace('"', '\\"').replace("$", "\\$")
+    return Quoted(f'"{text}"')
+
+
+def _sh(value: object) -> Quoted:
+    """One shell word inside RUN: single-quoted by shlex when it needs it."""
+    return Quoted(shlex.quote(_text(value, "a RUN command")))
+
+
+def _sh_words(values: Iterable[object]) -> Quoted:
+    return Quoted(" ".join(_sh(v) for v in values))
+
+
+def _json(values: Iterable[object]) -> Quoted:
+    """The exec form (ENTRYPOINT): a JSON array; json.dumps escapes every control character."""
+    return Quoted(json.dumps([str(v) for v in values]))
+
+
+def _copy(values: Iterable[object]) -> Quoted:
+    """COPY's JSON form, so that a space never splits a path: ["a b", "a b"]."""
+    words = [validate.relative_path(str(v), "a COPY instruction") for v in values]
+    return Quoted(json.dumps(words))
+
+
+def _ref(value: object) -> Quoted:
+    """An image reference for FROM, parsed again by the kit: nothing can follow it."""
+    return Quoted(validate.image_ref(str(value), "a FROM instruction"))
+
+
+def _word(value: object) -> Quoted:
+    """A bare word (an ENV or LABEL key, a version): only characters no parser reads."""
+    text = str(value)
+    if not _BARE.fullmatch(text):
+        _refuse(text, "a Dockerfile word")
+    return Quoted(text)
+
+
+def _variable(value: object, default: str | None = None) -> Quoted:
+    """A build argument's value, double-quoted: "${NAME}", or "${NAME:-default}" (a bare word)."""
+    name = validate.env_key(str(value), "a Dockerfile variable", None)
+    if default is None:
+        return Quoted(f'"${{{name}}}"')
+    return Quoted(f'"${{{name}:-{_word(default)}}}"')
+
+
+def _ignore_line(value: object) -> Quoted:
+    return Quoted(_text(value, ".dockerignore"))
+
+
+def _finalize(value: object) -> object:
+    """Every {{ ... }} ends here: a filter's output passes, numbers pass, a plain string
+    passes only when it is made of characters no Dockerfile or shell parser reads."""
+    if isinstance(value, Quoted) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str) and _BARE.fullmatch(value):
+        return value
+    raise RenderError(
+        f"A value reached a template without a quoting filter: {validate.one_line(repr(value))[:80]}"
+    )
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_templates_dir()),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        finalize=_finalize,
+    )
+    env.filters.update(
+        dq=_dq,
+        sh=_sh,
+        sh_words=_sh_words,
+        json=_json,
+        copy=_copy,
+        ref=_ref,
+        word=_word,
+        ignore_line=_ignore_line,
+        variable=_variable,
+    )
+    return env
+
+
+def _hook_run(where: str, plan: Plan) -> Quoted:
+    """The RUN that installs the backend's dynamic build requirements, run in `where`."""
+    backend = plan.project.build_backend or "setuptools.build_meta:__legacy__"
+    return Quoted(
+        f"RUN cd {_sh(where)} && /opt/build-env/bin/python -c {_sh(_HOOK)} {_sh(backend)} "
+        "/tmp/build-requires.txt \\\n"
+        " && if [ -s /tmp/build-requires.txt ]; then cat /tmp/build-requires.txt && uv pip install "
+        "--quiet --python /opt/build-env/bin/python -r /tmp/build-requires.txt; fi"
+    )
+
+
+def _context(plan: Plan) -> dict[str, object]:
+    src_dir = f"/src/{plan.member_dir}" if plan.member_dir else "/src"
+    return {
+        "plan": plan,
+        "venv": VENV,
+        "app_dir": APP_DIR,
+        "user": APP_USER,
+        "uid": APP_UID,
+        "ca_path": CA_IN_CONTEXT,
+        "managed_python": MANAGED_PYTHON,
+        "sync_flags": plan.sync_flags,
+        "build_requires": (
+            *(str(r) for r in plan.project.build_requires),
+            *plan.root_build_requires,
+        ),
+        # The backend reads the member's pyproject.toml: it runs where that one was copied.
+        "hook_deps": _hook_run(
+            f"{APP_DIR}/{plan.member_dir}" if plan.member_dir else APP_DIR, plan
+        ),
+        "hook_project": _hook_run(src_dir, plan),
+        "src_dir": src_dir,
+        # A dynamic version's label: the wheel's version for a git-versioning backend, else
+        # the revision build passes, or the tag's version without one (plain docker build).
+        "version_label": _variable(plan.version_arg)
+        if plan.vcs
+        else _variable(plan.revision_arg, plan.version_fallback),
+    }
+
+
+def render_dockerfile(plan: Plan) -> str:
+    body = _environment().get_template("Dockerfile.j2").render(_context(plan))
+    return ownership.stamp(body, what="Dockerfile")
+
+
+def render_dockerignore(plan: Plan) -> str:
+    body = _environment().get_template("dockerignore.j2").render(_context(plan))
+    return ownership.stamp(body, what=".dockerignore")
