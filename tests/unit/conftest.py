@@ -43,3 +43,8 @@ def fixture_project() -> Callable[[str], Loaded]:
         return read_toml(folder / "pyproject.toml"), read_toml(folder / "uv.lock")
 
     return load
+
+
+@pytest.fixture(autouse=True)
+def _isolated(isolated_host: Path) -> None:
+    """Every unit test runs on the recorded host of tests/conftest.py, never this machine."""

@@ -1,4 +1,5 @@
-"""`envforge doctor` end to end without a GPU: this host, and recorded hosts replayed."""
+"""`envforge doctor` end to end without a GPU: the isolated host of tests/conftest.py (no
+driver, no engine; or its recorded H100), and recorded hosts replayed from --host-facts."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from envforge.cli import app
-from tests.conftest import EXAMPLES, REPO
+from envforge.host.facts import DriverFacts
+from tests.conftest import EXAMPLES, REPO, no_gpu_driver
 
 runner = CliRunner()
 H100 = REPO / "tests/fixtures/gpu/h100-device-run/doctor-host.json"
@@ -18,14 +20,21 @@ def doctor(*args: str):
     return runner.invoke(app, ["doctor", *args])
 
 
-def test_this_machine_without_gpu_gives_a_clean_report() -> None:
+def test_a_host_without_a_gpu_gives_a_clean_report() -> None:
     result = doctor("--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["subject"] == "this host"
-    assert report["host"]["driver"]["status"] in {"no-driver", "driver-not-loaded", "no-gpu"}
+    assert report["host"]["driver"] == no_gpu_driver().to_dict()
+    assert report["host"]["engine"]["reachable"] is False
     assert report["needs"] is None
     assert all(f["level"] != "fail" for f in report["findings"])
+
+
+def test_the_probed_h100_is_reported(h100_host: DriverFacts) -> None:
+    report = json.loads(doctor("--json").stdout)
+    assert report["host"]["driver"] == h100_host.to_dict()
+    assert report["host"]["driver"]["gpus"][0]["name"] == "NVIDIA H100 80GB HBM3"
 
 
 def test_json_schema_is_stable() -> None:

@@ -1,5 +1,6 @@
 """The driver probe: real H100 outputs through the same parsers that read a live host,
-NVML's errors as statuses, the nvidia-smi fallback, and this GPU-less machine.
+NVML's errors as statuses, the nvidia-smi fallback, and the recorded hosts of
+tests/conftest.py (a host without a driver; the H100, replayed by a fake nvidia-smi).
 
 tests/fixtures/gpu/h100-driver580 is a verbatim copy of what one H100 host printed
 (its README says how); these tests never edit it.
@@ -7,9 +8,7 @@ tests/fixtures/gpu/h100-driver580 is a verbatim copy of what one H100 host print
 
 from __future__ import annotations
 
-import ctypes
 import json
-import shutil
 import stat
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from envforge.host.nvidia import (
     read_nvml,
     status_from_smi_failure,
 )
+from tests.conftest import FAKE_NVIDIA_SMI, NO_DRIVER_DETAIL, h100_driver, no_gpu_driver
 
 H100 = Path(__file__).resolve().parents[2] / "fixtures" / "gpu" / "h100-driver580"
 UUID = "GPU-3291a77b-57cd-f039-3078-1914ff26eb38"
@@ -390,22 +390,37 @@ def test_fallback_with_garbage_output(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert (facts.status, facts.source) == ("error", "none")
 
 
-# ---------------------------------------------------------------- this machine
+# ---------------------------------------------------------------- the recorded hosts
 
 
-def nvml_library_missing() -> bool:
-    try:
-        ctypes.CDLL("libnvidia-ml.so.1")
-    except OSError:
-        return True
-    return False
-
-
-def test_live_probe_on_this_machine() -> None:
-    """No GPU, no driver here: a clean status, not an exception."""
+def test_probe_on_a_host_without_a_driver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No NVML (the isolated host refuses to load it) and no nvidia-smi: a clean status,
+    not an exception."""
+    monkeypatch.setenv("PATH", str(tmp_path))
     facts = probe_driver()
     assert facts.status in DRIVER_STATUSES
-    if nvml_library_missing() and shutil.which("nvidia-smi") is None:
-        assert facts == DriverFacts(
-            "no-driver", "none", None, None, detail="NVML Shared Library Not Found"
-        )
+    assert facts == DriverFacts("no-driver", "none", None, None, detail=NO_DRIVER_DETAIL)
+    assert facts == no_gpu_driver()  # what the isolated host's probe answers
+
+
+def test_the_fake_nvidia_smi_replays_the_h100(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/fixtures/fake-nvidia-smi (first on PATH in .ci/run) answers as the H100 host's
+    nvidia-smi did: the live probe reads from it what that host's NVML said."""
+    monkeypatch.setenv("PATH", f"{FAKE_NVIDIA_SMI}:/usr/bin:/bin")
+    facts = probe_driver()
+    nvml = h100_driver()
+    assert (facts.status, facts.source) == ("ok", "nvidia-smi")
+    assert (facts.driver_version, facts.cuda_driver_version) == (
+        nvml.driver_version,
+        nvml.cuda_driver_version,
+    )
+    assert [(g.name, g.compute_capability, g.uuid) for g in facts.gpus] == [
+        (g.name, g.compute_capability, g.uuid) for g in nvml.gpus
+    ]
+    assert facts.gpus[0].memory_total_bytes == 81559 * MIB  # nvidia-smi rounds to MiB
+
+
+def test_the_isolated_host_probes(h100_host: DriverFacts) -> None:
+    """Code that probes through envforge.host.nvidia sees the recorded host, never this one."""
+    assert gpu_probe.probe_driver() == h100_host == driver_from_nvml(nvml_raw())
+    assert gpu_probe.probe_driver is not probe_driver  # this module's is the real one
