@@ -26,6 +26,8 @@ FAKE_NVIDIA_SMI = REPO / "tests" / "fixtures" / "fake-nvidia-smi"
 # The environment of a host the tests must not see: envforge's own settings, and what
 # docker-py reads besides DOCKER_HOST (a TLS engine, a context).
 _HOST_PREFIXES = ("ENVFORGE_",)
+# ...but for the test suite's own switches (the golden tests' rewrite).
+_TEST_SWITCHES = frozenset({"ENVFORGE_UPDATE_GOLDEN"})
 _HOST_VARIABLES = ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT", "DOCKER_CONFIG")
 # What NVML reports on a host without the NVIDIA driver (this machine, recorded).
 NO_DRIVER_DETAIL = "NVML Shared Library Not Found"
@@ -69,7 +71,7 @@ def isolated_host(
     * HOME and XDG_CACHE_HOME are fresh folders (envforge caches image facts there); git
       reads no global or system config, and commits as a fixed identity. uv keeps this
       machine's package cache (UV_CACHE_DIR), so uv-backed tests stay offline and fast.
-    * No ENVFORGE_* or docker-py variable of the host leaks in.
+    * No ENVFORGE_* (but ENVFORGE_UPDATE_GOLDEN) or docker-py variable of the host leaks in.
     * The NVIDIA probe answers for a recorded host without a driver (``h100_host`` swaps
       in the recorded H100), and NVML itself refuses to load: on a GPU machine no test
       reads the real GPU, even one that calls ``read_nvml``.
@@ -81,7 +83,9 @@ def isolated_host(
     from envforge.host import nvidia
 
     for name in list(os.environ):
-        if name.startswith(_HOST_PREFIXES) or name in _HOST_VARIABLES:
+        if (name.startswith(_HOST_PREFIXES) and name not in _TEST_SWITCHES) or (
+            name in _HOST_VARIABLES
+        ):
             monkeypatch.delenv(name)
     uv_cache = os.environ.get("UV_CACHE_DIR") or _uv_cache_dir()
     if uv_cache is not None:
