@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +62,8 @@ def h100_driver() -> DriverFacts:
 @pytest.fixture
 def isolated_host(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Path]:
-    """This machine hidden from the test (in pypa/hatch's manner); yields the test's home.
+) -> Path:
+    """This machine hidden from the test (in pypa/hatch's manner); returns the test's home.
 
     * DOCKER_HOST names a socket that does not exist: a test that would reach a real
       engine fails at once, on any machine (an engine is the integration tests' business).
@@ -117,7 +116,7 @@ def isolated_host(
             return real_probe_engine(**{**kwargs, "cdi_dirs": ()})
 
     monkeypatch.setattr(engine_probe, "probe_engine", probe_engine_without_toolkit)
-    yield home
+    return home
 
 
 @pytest.fixture
