@@ -11,15 +11,12 @@ import pytest
 from envforge import __version__
 from envforge.errors import InvalidProjectError, PlanError
 from envforge.image.bases import load_catalog
-from envforge.image.plan import (
-    BuildOptions,
-    Plan,
-    ProjectFacts,
-    dockerignore_patterns,
-    make_plan,
-    parse_python_version_file,
-)
+from envforge.image.dockerignore import dockerignore_patterns
+from envforge.image.options import BuildOptions
+from envforge.image.plan import Plan, make_plan
+from envforge.image.python import parse_python_version_file
 from envforge.image.report import plan_json, plan_text
+from envforge.project.facts import ProjectFacts
 from envforge.project.lockfile import Lock
 from envforge.project.pyproject import Project
 
@@ -465,9 +462,9 @@ def test_the_install_set_follows_markers_and_extras() -> None:
 def test_a_named_base_may_hold_any_patch(spec: str, minor: str, allowed: bool) -> None:
     from packaging.specifiers import SpecifierSet
 
-    from envforge.image.plan import _minor_allowed
+    from envforge.image.python import minor_allowed
 
-    assert _minor_allowed(SpecifierSet(spec), minor) is allowed
+    assert minor_allowed(SpecifierSet(spec), minor) is allowed
 
 
 def test_a_real_lock_whose_newest_python_has_no_wheel() -> None:
