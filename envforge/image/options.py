@@ -31,6 +31,3 @@ class BuildOptions:
     python_source: str | None = None  # a PythonSource, checked by the CLI
     # The Python a named base image holds ("3.12.3"; "" when it has none; None: not probed).
     base_python: str | None = None
-
-
-NOTHING_ASKED = BuildOptions()  # the default of every function that takes options

@@ -24,7 +24,7 @@ from envforge.image.dockerignore import choose_dockerignore
 from envforge.image.gpu import GpuPlan, gpu_for_lock
 from envforge.image.layers import bytecode_decision, ca_bundle_decision, layers_decision
 from envforge.image.layout import APP_DIR, CA_IN_CONTEXT, VENV
-from envforge.image.options import NOTHING_ASKED, BuildOptions, PythonSource, UvSource
+from envforge.image.options import BuildOptions, PythonSource, UvSource
 from envforge.image.python import PythonChoice, choose_python, choose_python_source
 from envforge.image.selection import Selection, dependencies_decision, select
 from envforge.image.uv import choose_uv
@@ -122,7 +122,7 @@ def make_plan(
     lock: Lock,
     facts: ProjectFacts,
     catalog: Catalog,
-    options: BuildOptions = NOTHING_ASKED,
+    options: BuildOptions = BuildOptions(),
     cuda_catalog: CudaCatalog | None = None,
 ) -> Plan:
     """The whole plan. Without cuda_catalog, no GPU analysis is made (a CPU image)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from envforge.cuda.catalog import load_cuda_catalog
 from envforge.image.bases import load_catalog
-from envforge.image.options import NOTHING_ASKED, BuildOptions
+from envforge.image.options import BuildOptions
 from envforge.image.plan import Plan, make_plan
 from envforge.project.facts import ProjectFacts
 from envforge.project.loader import with_source_facts
@@ -16,7 +16,7 @@ from envforge.project.pyproject import Project
 
 
 def plan_for(
-    root: Path, options: BuildOptions = NOTHING_ASKED, git_source: str | None = None
+    root: Path, options: BuildOptions = BuildOptions(), git_source: str | None = None
 ) -> Plan:
     data = tomllib.loads((root / "pyproject.toml").read_text())
     project = Project.from_dict(data)
