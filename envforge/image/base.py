@@ -9,7 +9,7 @@ from envforge.errors import PlanError
 from envforge.image.bases import PYTHON_REGISTRY, Catalog
 from envforge.image.decision import Decision
 from envforge.image.gpu import GpuPlan
-from envforge.image.options import BuildOptions
+from envforge.image.options import BuildOptions, named_base_image
 from envforge.project.pyproject import Project
 
 
@@ -24,7 +24,7 @@ class BaseChoice:
 def choose_base(
     project: Project, python: str, catalog: Catalog, options: BuildOptions, gpu: GpuPlan
 ) -> tuple[BaseChoice, Decision]:
-    named = options.base_image or project.envforge.base_image
+    named = named_base_image(project, options)
     mirror = options.registry_mirror
     if gpu.mode == "system" and not named:
         assert gpu.base_name is not None

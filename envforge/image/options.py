@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from envforge.project.pyproject import Project
 
 # Where the image's Python comes from: the base image's own, or uv's managed Python
 # (the values of project.settings.PYTHON_SOURCES).
@@ -31,3 +34,8 @@ class BuildOptions:
     python_source: str | None = None  # a PythonSource, checked by the CLI
     # The Python a named base image holds ("3.12.3"; "" when it has none; None: not probed).
     base_python: str | None = None
+
+
+def named_base_image(project: Project, options: BuildOptions) -> str | None:
+    """The base image named by --base-image, else by [tool.envforge] base-image."""
+    return options.base_image or project.envforge.base_image

@@ -127,7 +127,6 @@ def make_plan(
 ) -> Plan:
     """The whole plan. Without cuda_catalog, no GPU analysis is made (a CPU image)."""
     settings = project.envforge
-    named_base = bool(options.base_image or settings.base_image)
     python, gpu, options, selection = _python_and_gpu(
         project, lock, facts, catalog, options, cuda_catalog
     )
@@ -138,12 +137,7 @@ def make_plan(
     sources, said = choose_local_sources(project, lock, facts, python.target, selection)
     decisions += said
     base, said_base = choose_base(project, python.version, catalog, options, gpu)
-    python_source, said_source = choose_python_source(
-        python.version,
-        asked=options.python_source or settings.python_source,
-        system_cuda_base=gpu.mode == "system" and not named_base,
-        base_python=options.base_python if named_base else None,
-    )
+    python_source, said_source = choose_python_source(project, options, python.version, gpu.mode)
     uv, said_uv = choose_uv(project, catalog, options, python_source)
     build_apt, said_git = choose_build_apt(lock, settings.build_apt_packages)
     hook, said_backend = choose_backend(project, facts, build_apt)

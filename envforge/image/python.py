@@ -13,7 +13,8 @@ from packaging.version import InvalidVersion, Version
 from envforge.errors import InvalidProjectError, PlanError
 from envforge.image.bases import Catalog
 from envforge.image.decision import Decision
-from envforge.image.options import BuildOptions, PythonSource
+from envforge.image.gpu import GpuMode
+from envforge.image.options import BuildOptions, PythonSource, named_base_image
 from envforge.image.selection import Selection
 from envforge.project.facts import ProjectFacts
 from envforge.project.installset import Target
@@ -175,7 +176,7 @@ def choose_python(
 ) -> PythonChoice:
     """The image's Python for the install set of selection, and why."""
     debian = project.envforge.debian
-    named_base = bool(options.base_image or project.envforge.base_image)
+    named_base = bool(named_base_image(project, options))
     version, decisions = _version(project, lock, facts, catalog, options, selection)
     target = python_target(catalog, version, debian, named_base=named_base)
     return PythonChoice(version=version, target=target, decisions=tuple(decisions))
@@ -194,7 +195,7 @@ def _version(
     spec_text = str(project.requires_python or spec) or "any"
     known = catalog.pythons()
     debian = project.envforge.debian
-    named_base = bool(options.base_image or project.envforge.base_image)
+    named_base = bool(named_base_image(project, options))
 
     def fit(version: str) -> _Fit:
         return _fit(lock, catalog, version, debian, named_base, selection)
@@ -280,13 +281,16 @@ def _minor(release: str) -> str:
 
 
 def choose_python_source(
-    python: str, *, asked: str | None, system_cuda_base: bool, base_python: str | None
+    project: Project, options: BuildOptions, python: str, gpu_mode: GpuMode
 ) -> tuple[PythonSource, Decision | None]:
     """Where the image's Python comes from: asked (--python-source, [tool.envforge]), else
     uv's managed Python when the base has none (an nvidia/cuda base, a named base without
-    one) or holds another minor version than python; else the base image's own.
-
-    base_python: what a named base image holds ("" none, None not probed or no named base)."""
+    one) or holds another minor version than python; else the base image's own."""
+    asked = options.python_source or project.envforge.python_source
+    named_base = bool(named_base_image(project, options))
+    # What a named base holds ("": none; None: not probed, or no named base).
+    base_python = options.base_python if named_base else None
+    system_cuda_base = gpu_mode == "system" and not named_base
     why = "the base image carries no Python (nvidia/cuda)"
     source: PythonSource = "base"
     if asked is not None:

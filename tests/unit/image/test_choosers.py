@@ -6,9 +6,10 @@ from typing import get_args
 
 import pytest
 
-from envforge.image.options import PythonSource, UvSource
+from envforge.image.options import BuildOptions, PythonSource, UvSource
 from envforge.image.python import choose_python_source
 from envforge.image.selection import Selection
+from envforge.project.pyproject import Project
 from envforge.project.settings import PYTHON_SOURCES, UV_SOURCES
 
 
@@ -25,14 +26,16 @@ def test_the_literals_name_the_values_settings_accept() -> None:
         (None, False, "", "uv", "the named base image has no Python"),
         (None, False, "3.12.7", "base", None),
         (None, False, "3.11.2", "uv", "the named base image holds Python 3.11.2"),
-        ("base", True, "", "base", None),  # asked wins over what the base holds
+        ("base", False, "", "base", None),  # asked wins over what the base holds
         ("uv", False, "3.12.7", "uv", "the base image carries no Python (nvidia/cuda)"),
     ],
 )
 def test_python_source(asked, system, base_python, source, why) -> None:
-    chosen, decision = choose_python_source(
-        "3.12", asked=asked, system_cuda_base=system, base_python=base_python
-    )
+    project = Project.from_dict({"project": {"name": "app", "version": "1.0"}})
+    named = {} if system or base_python is None else {"base_image": "local/py"}
+    options = BuildOptions(python_source=asked, base_python=base_python, **named)
+    gpu = "system" if system else "cpu"
+    chosen, decision = choose_python_source(project, options, "3.12", gpu)
     assert chosen == source
     if why is None:
         assert decision is None
