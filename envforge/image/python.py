@@ -190,6 +190,9 @@ def _version(
     options: BuildOptions,
     selection: Selection,
 ) -> tuple[str, list[Decision]]:
+    """The minor version: asked for (--python, [tool.envforge] python, .python-version),
+    else a named base's own when requires-python allows it, else the catalog's newest that
+    requires-python allows and the lock has wheels for; and the plan lines that say why."""
     specs = [s for s in (project.requires_python, lock.requires_python) if s is not None]
     spec = SpecifierSet(",".join(str(s) for s in specs)) if specs else SpecifierSet()
     spec_text = str(project.requires_python or spec) or "any"
