@@ -103,9 +103,11 @@ def plan_findings(plan: Plan) -> list[Finding]:
     """Which CPU/CUDA variant of the lock the plan took, and a --cpu image of CUDA wheels,
     with why: said before the verdict."""
     return [
-        Finding("ok", topic, f"judged the image `envforge build` makes here: {choice}", why)
-        for topic, choice, why in plan.gpu.reasons
-        if topic == "variant" or (topic == "gpu" and plan.gpu.mode == "cpu")
+        Finding(
+            "ok", d.topic, f"judged the image `envforge build` makes here: {d.choice}", d.reason
+        )
+        for d in plan.gpu.decisions
+        if d.topic == "variant" or (d.topic == "gpu" and plan.gpu.mode == "cpu")
     ]
 
 

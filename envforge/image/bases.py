@@ -23,7 +23,7 @@ _PY_RE = re.compile(r"^3\.\d{1,2}\Z")
 _DEBIAN = ("bookworm", "trixie")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PythonImage:
     python: str
     debian: str
@@ -31,7 +31,6 @@ class PythonImage:
     digest: str | None
     source: str
     default: bool = False
-    compressed_amd64: int | None = None
 
     @property
     def tag(self) -> str:
@@ -43,7 +42,7 @@ class PythonImage:
         return f"python:{self.tag}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class UvImage:
     version: str
     image: str
@@ -51,10 +50,8 @@ class UvImage:
     source: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Catalog:
-    revision: int
-    updated: str
     sources: Mapping[str, str]
     python: tuple[PythonImage, ...]
     uv: UvImage
@@ -104,8 +101,6 @@ class Catalog:
         if not isinstance(uv.get("image"), str) or not uv["image"]:
             raise CatalogError("No image in 'uv.image'")
         return cls(
-            revision=int(data.get("revision", 0)),
-            updated=str(data.get("updated", "")),
             sources=dict(sources),
             python=python,
             uv=UvImage(
@@ -148,7 +143,6 @@ def _python_row(raw: Any, index: int, sources: Mapping[str, str]) -> PythonImage
         digest=_digest(raw.get("digest"), f"{where}.digest"),
         source=_source(raw.get("source"), sources, f"{where}.source"),
         default=bool(raw.get("default", False)),
-        compressed_amd64=raw.get("compressed_amd64"),
     )
 
 

@@ -33,8 +33,9 @@ from typing import Any
 
 import yaml
 
+from envforge.image.layout import APP_DIR, APP_UID, CA_IN_CONTEXT
 from envforge.image.ownership import stamp
-from envforge.image.plan import APP_DIR, APP_UID, CA_IN_CONTEXT, Plan
+from envforge.image.plan import Plan
 
 DATA_DIR = "data"
 GPU_SHM_SIZE = "1gb"

@@ -13,21 +13,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from packaging.version import Version
 
 from envforge.cuda.catalog import CudaCatalog
 from envforge.cuda.needs import GpuNeeds
 from envforge.errors import PlanError
+from envforge.image.decision import Decision
+from envforge.image.options import BuildOptions
+from envforge.image.selection import Selection
+from envforge.project.installset import Target
+from envforge.project.lockfile import Lock
+from envforge.project.pyproject import Project
 
 CUDA_IMAGE = "nvidia/cuda"
 DEFAULT_UBUNTU = "22.04"
+# "cpu": no GPU setup; "wheels": CUDA from the lock's nvidia-* wheels on a python:*-slim base;
+# "system": CUDA from an nvidia/cuda base.
+GpuMode = Literal["cpu", "wheels", "system"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GpuPlan:
-    mode: str  # "cpu", "wheels" or "system"
+    mode: GpuMode
     needs: GpuNeeds = field(default_factory=GpuNeeds)
     variant_extras: tuple[str, ...] = ()  # extras chosen for a CPU/CUDA variant
     cuda: str | None = None  # what the image provides or needs: "13.2", "12.9.1"
@@ -35,7 +45,7 @@ class GpuPlan:
     builder_base_name: str | None = None  # system mode with cuda-devel: the -devel tag
     env: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
-    reasons: tuple[tuple[str, str, str], ...] = ()  # (topic, choice, reason)
+    decisions: tuple[Decision, ...] = ()
 
     @property
     def uses_gpu(self) -> bool:
@@ -85,6 +95,38 @@ def cuda_base(catalog: CudaCatalog, release: str, *, cudnn: bool) -> tuple[str, 
     )
 
 
+def gpu_for_lock(
+    project: Project,
+    lock: Lock,
+    cuda_catalog: CudaCatalog,
+    options: BuildOptions,
+    target: Target,
+    selection: Selection,
+) -> GpuPlan:
+    """The GPU plan of a lock's install set (selection) on the image's Python (target)."""
+    from envforge.cuda.needs import infer_needs
+    from envforge.project.installset import installed_packages
+
+    def needs_for(chosen: tuple[str, ...]) -> GpuNeeds:
+        installed = installed_packages(lock, target, extras=chosen, groups=selection.groups)
+        return replace(
+            infer_needs(installed, cuda_catalog),
+            target=f"Python {target.python_full_version}, linux/x86_64",
+        )
+
+    return plan_gpu(
+        extras_asked=bool(selection.extras) or options.all_extras,
+        project_extras=sorted(project.optional_dependencies),
+        needs_for=needs_for,
+        catalog=cuda_catalog,
+        cpu=options.cpu,
+        cuda=options.cuda or project.envforge.cuda,
+        host_gpu=options.host_gpu,
+        chosen_extras=selection.extras,
+        cuda_devel=project.envforge.cuda_devel,
+    )
+
+
 def plan_gpu(
     *,
     extras_asked: bool,
@@ -98,7 +140,7 @@ def plan_gpu(
     cuda_devel: bool = False,
 ) -> GpuPlan:
     """needs_for(extras) gives the needs of the install set with those extras."""
-    reasons: list[tuple[str, str, str]] = []
+    decisions: list[Decision] = []
     variant: tuple[str, ...] = ()
     if not extras_asked:
         cpu_extras, cuda_extras = [], []
@@ -118,8 +160,8 @@ def plan_gpu(
                 else "this host has an NVIDIA GPU" if host_gpu
                 else "this host has no NVIDIA GPU"
             )  # fmt: skip
-            reasons.append(
-                (
+            decisions.append(
+                Decision(
                     "variant",
                     f"extra {pick}",
                     f"the lock holds CPU ({', '.join(cpu_extras)}) and CUDA ({', '.join(cuda_extras)}) "
@@ -130,11 +172,11 @@ def plan_gpu(
 
     if cpu:
         if needs.needs_cuda:
-            reasons.append(
-                ("gpu", "none (--cpu)", f"the locked CUDA {needs.cuda} wheels are still installed, but "
+            decisions.append(
+                Decision("gpu", "none (--cpu)", f"the locked CUDA {needs.cuda} wheels are still installed, but "
                  "the image is not set up for GPUs")
             )  # fmt: skip
-        return GpuPlan("cpu", needs, variant, reasons=tuple(reasons))
+        return GpuPlan(mode="cpu", needs=needs, variant_extras=variant, decisions=tuple(decisions))
 
     if cuda is not None or needs.runtime_from == "system":
         asked = cuda is not None
@@ -147,21 +189,21 @@ def plan_gpu(
         if cuda_devel:
             # nvcc and headers for what compiles against CUDA, in the builder stages only.
             builder = base.replace("-runtime-", "-devel-")
-            reasons.append(
-                ("builder", builder, "[tool.envforge] cuda-devel: nvcc and CUDA headers to build "
+            decisions.append(
+                Decision("builder", builder, "[tool.envforge] cuda-devel: nvcc and CUDA headers to build "
                  "extensions, in the builder stages only; the runtime stage stays -runtime")
             )  # fmt: skip
         source = "--cuda / [tool.envforge] cuda" if asked else _system_evidence(needs)
-        reasons.append(
-            (
+        decisions.append(
+            Decision(
                 "gpu",
                 f"system CUDA {release}",
                 f"{source}: CUDA must come from the base image; {why}",
             )
         )
         if asked and needs.runtime_from == "wheels":
-            reasons.append(
-                (
+            decisions.append(
+                Decision(
                     "note",
                     "two CUDAs",
                     f"the lock's nvidia-* wheels still bring CUDA {needs.cuda}, which its frameworks "
@@ -169,15 +211,15 @@ def plan_gpu(
                 )
             )
         return GpuPlan(
-            "system",
-            needs,
-            variant,
+            mode="system",
+            needs=needs,
+            variant_extras=variant,
             cuda=release,
             base_name=base,
             builder_base_name=builder,
             env=(("NVIDIA_DRIVER_CAPABILITIES", "compute,utility"),),
             labels=_labels(release, needs, image_cudnn=_image_cudnn(catalog, release)),
-            reasons=tuple(reasons),
+            decisions=tuple(decisions),
         )
 
     if needs.needs_cuda:
@@ -186,8 +228,8 @@ def plan_gpu(
         # minor-version compatibility: asking for X.Y would refuse the older drivers of the
         # same major that run it. So the major's floor; envforge's own checks tell the rest.
         major = needs.cuda.split(".")[0]
-        reasons.append(
-            (
+        decisions.append(
+            Decision(
                 "gpu",
                 f"CUDA {needs.cuda} from wheels",
                 "the lock's nvidia-* wheels carry the CUDA libraries: a python:*-slim base, no "
@@ -197,9 +239,9 @@ def plan_gpu(
             )
         )
         return GpuPlan(
-            "wheels",
-            needs,
-            variant,
+            mode="wheels",
+            needs=needs,
+            variant_extras=variant,
             cuda=needs.cuda,
             env=(
                 ("NVIDIA_VISIBLE_DEVICES", "all"),
@@ -207,9 +249,9 @@ def plan_gpu(
                 ("NVIDIA_REQUIRE_CUDA", f"cuda>={major}.0"),
             ),
             labels=_labels(needs.cuda, needs),
-            reasons=tuple(reasons),
+            decisions=tuple(decisions),
         )
-    return GpuPlan("cpu", needs, variant, reasons=tuple(reasons))
+    return GpuPlan(mode="cpu", needs=needs, variant_extras=variant, decisions=tuple(decisions))
 
 
 def _major_only(needs: GpuNeeds) -> bool:

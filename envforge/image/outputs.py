@@ -5,19 +5,32 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from envforge import safeio
 from envforge.errors import FileConflictError
 from envforge.image import ownership
 
+# What writing a file would do: a conflict is a file someone else owns (edited, or not
+# envforge's), replaced only with --force.
+Intent = Literal["create", "update", "unchanged", "conflict"]
+# What writing it did (the CLI prints it beside the path).
+Action = Literal["created", "updated", "unchanged", "replaced"]
+_DONE: dict[Intent, Action] = {
+    "create": "created",
+    "update": "updated",
+    "unchanged": "unchanged",
+    "conflict": "replaced",
+}
+
 
 @dataclass(frozen=True)
 class Written:
     name: str
-    action: str  # created, updated, unchanged, replaced, kept
+    action: Action
 
 
-def classify(path: Path, text: str) -> str:
+def classify(path: Path, text: str) -> Intent:
     """What writing text to path would do: create, unchanged, update, or conflict.
 
     A link, a directory or a FIFO in path's place is refused (InputError), --force or not:
@@ -49,11 +62,5 @@ def write_outputs(root: Path, files: Mapping[str, str], *, force: bool = False) 
                 hint="Make the project folder writable (and check free space), "
                 "or print the Dockerfile with --stdout.",
             )
-        past = {
-            "create": "created",
-            "update": "updated",
-            "unchanged": "unchanged",
-            "conflict": "replaced",
-        }
-        done.append(Written(name, past[action]))
+        done.append(Written(name, _DONE[action]))
     return done

@@ -24,15 +24,9 @@ import jinja2
 from envforge import validate
 from envforge.errors import RenderError
 from envforge.image import ownership
-from envforge.image.plan import (
-    APP_DIR,
-    APP_UID,
-    APP_USER,
-    CA_IN_CONTEXT,
-    MANAGED_PYTHON,
-    VENV,
-    Plan,
-)
+from envforge.image.build_backend import DEFAULT_BACKEND
+from envforge.image.layout import APP_DIR, APP_UID, APP_USER, CA_IN_CONTEXT, MANAGED_PYTHON, VENV
+from envforge.image.plan import Plan
 
 
 def _templates_dir() -> Path:
@@ -164,7 +158,7 @@ def _environment() -> jinja2.Environment:
 
 def _hook_run(where: str, plan: Plan) -> Quoted:
     """The RUN that installs the backend's dynamic build requirements, run in `where`."""
-    backend = plan.project.build_backend or "setuptools.build_meta:__legacy__"
+    backend = plan.project.build_backend or DEFAULT_BACKEND
     return Quoted(
         f"RUN cd {_sh(where)} && /opt/build-env/bin/python -c {_sh(_HOOK)} {_sh(backend)} "
         "/tmp/build-requires.txt \\\n"

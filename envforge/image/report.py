@@ -9,6 +9,7 @@ from envforge.image.plan import Plan
 from envforge.validate import one_line
 
 PLAN_SCHEMA = 1
+WIDTH = 96  # of `envforge plan`'s lines: a reason wraps below its topic within it
 
 
 def plan_text(plan: Plan, freshness: str, where: str) -> str:
@@ -31,7 +32,7 @@ def plan_text(plan: Plan, freshness: str, where: str) -> str:
     pad = " " * width
     for topic, choice, reason in rows:
         lines.append(f"{topic:<{width}}{choice}")
-        lines += textwrap.wrap(reason, 96 - width, initial_indent=pad, subsequent_indent=pad)
+        lines += textwrap.wrap(reason, WIDTH - width, initial_indent=pad, subsequent_indent=pad)
     return "\n".join(lines) + "\n"
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from envforge.cuda.catalog import load_cuda_catalog
 from envforge.image.bases import load_catalog
-from envforge.image.plan import BuildOptions, Plan, make_plan
+from envforge.image.options import BuildOptions
+from envforge.image.plan import Plan, make_plan
 from envforge.project.facts import ProjectFacts
 from envforge.project.loader import with_source_facts
 from envforge.project.lockfile import Lock, lock_hash

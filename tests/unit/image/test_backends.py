@@ -11,7 +11,8 @@ import pytest
 
 from envforge.errors import InvalidProjectError
 from envforge.image.bases import load_catalog
-from envforge.image.plan import BuildOptions, Plan, make_plan
+from envforge.image.options import BuildOptions
+from envforge.image.plan import Plan, make_plan
 from envforge.image.render import render_dockerfile
 from envforge.project.facts import ProjectFacts
 from envforge.project.loader import build_markers

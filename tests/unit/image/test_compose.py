@@ -12,7 +12,9 @@ import yaml
 
 from envforge.image import ownership
 from envforge.image.compose import compose_dict, render_compose
-from envforge.image.plan import BuildOptions, Plan, dockerignore_patterns
+from envforge.image.dockerignore import dockerignore_patterns
+from envforge.image.options import BuildOptions
+from envforge.image.plan import Plan
 from tests.conftest import EXAMPLES
 from tests.unit.helpers import plan_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from envforge.errors import PlanError
-from envforge.image.plan import BuildOptions
+from envforge.image.options import BuildOptions
 from tests.conftest import EXAMPLES, REPO
 from tests.unit.helpers import plan_for
 
@@ -124,9 +124,9 @@ def test_variant_follows_flag_then_host(kw, extra, mode) -> None:
     plan = _variant(**kw)
     assert plan.variant_extras == (extra,)
     assert plan.mode == mode
-    topic, choice, reason = plan.reasons[0]
-    assert (topic, choice) == ("variant", f"extra {extra}")
-    assert "CPU (cpu) and CUDA (cu124) builds of torch" in reason
+    first = plan.decisions[0]
+    assert (first.topic, first.choice) == ("variant", f"extra {extra}")
+    assert "CPU (cpu) and CUDA (cu124) builds of torch" in first.reason
 
 
 # A named base image's own Python: used when it fits, else uv's managed Python.

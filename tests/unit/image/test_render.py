@@ -9,7 +9,7 @@ import pytest
 
 from envforge.errors import InputError
 from envforge.image import ownership
-from envforge.image.plan import BuildOptions
+from envforge.image.options import BuildOptions
 from envforge.image.render import render_dockerfile, render_dockerignore
 from tests.conftest import EXAMPLES, REPO
 from tests.unit.helpers import plan_for

@@ -1,0 +1,51 @@
+"""How the image is layered: the environment, then the project (a wheel) or its source;
+whether bytecode is compiled at build; and the CA bundle of the builder stages."""
+
+from __future__ import annotations
+
+from envforge.image.decision import Decision
+from envforge.image.layout import APP_DIR, CA_IN_CONTEXT
+from envforge.project.pyproject import Project
+
+
+def layers_decision(project: Project) -> Decision:
+    if project.is_package:
+        return Decision(
+            "layers",
+            "environment, then project",
+            "dependencies come from pyproject.toml + uv.lock alone; the project is built "
+            "as a wheel and installed in its own layer, so a code edit reuses the environment",
+        )
+    return Decision(
+        "layers",
+        "environment, then source",
+        "the project is not a package (no [build-system] or tool.uv.package = false): "
+        f"its source is copied to {APP_DIR} beside the environment",
+    )
+
+
+def bytecode_decision(compile_bytecode: bool) -> Decision:
+    if compile_bytecode:
+        return Decision(
+            "bytecode",
+            "compiled at build",
+            "the environment is read-only at run time, so .pyc files written at build are the "
+            "only ones Python gets: each start skips compiling what it imports; set "
+            "[tool.envforge] compile-bytecode = false for a faster build and a smaller image",
+        )
+    return Decision(
+        "bytecode",
+        "not compiled",
+        "[tool.envforge] compile-bytecode = false: a faster build and a smaller image, "
+        "but every start compiles what it imports again",
+    )
+
+
+def ca_bundle_decision(ca_bundle: bool) -> Decision | None:
+    if not ca_bundle:
+        return None
+    return Decision(
+        "ca bundle",
+        CA_IN_CONTEXT,
+        "trusted by uv and pip in the builder stages only; the final image never holds it",
+    )
