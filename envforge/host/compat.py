@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
-from envforge.cuda.catalog import CudaCatalog, arch_list_runs_on, parse_driver_version
+from envforge.cuda.catalog import CudaCatalog
 from envforge.cuda.needs import GpuNeeds
+from envforge.cuda.versions import arch_list_runs_on, parse_driver_version
 from envforge.host.facts import DriverFacts, EngineFacts, GpuDevice, HostFacts
 
 LEVELS = ("ok", "warn", "fail")
