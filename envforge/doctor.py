@@ -103,7 +103,12 @@ def plan_findings(plan: Plan) -> list[Finding]:
     """Which CPU/CUDA variant of the lock the plan took, and a --cpu image of CUDA wheels,
     with why: said before the verdict."""
     return [
-        Finding("ok", topic, f"judged the image `envforge build` makes here: {choice}", why)
+        Finding(
+            level="ok",
+            check=topic,
+            what=f"judged the image `envforge build` makes here: {choice}",
+            why=why,
+        )
         for topic, choice, why in plan.gpu.reasons
         if topic == "variant" or (topic == "gpu" and plan.gpu.mode == "cpu")
     ]
