@@ -11,6 +11,8 @@ import ctypes
 import json
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -429,3 +431,17 @@ def test_live_probe_on_this_machine() -> None:
             cuda_driver_version=None,
             detail="NVML Shared Library Not Found",
         )
+
+
+def test_a_cpu_plan_never_loads_nvml() -> None:
+    """The host's GPU can only choose between CPU and CUDA torch extras: a CPU project's
+    plan skips the probe, and NVML's import with it (hundreds of ms at every start)."""
+    project = Path(__file__).resolve().parents[3] / "examples" / "cpu-sklearn"
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from envforge.image.plan import BuildOptions\n"
+        "from envforge.pipeline import plan_project\n"
+        f"plan_project(Path({str(project)!r}), BuildOptions())\n"
+        "assert 'pynvml' not in sys.modules, 'pynvml imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
