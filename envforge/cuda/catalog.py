@@ -41,9 +41,6 @@ from envforge.cuda.versions import (
 
 @dataclass(frozen=True, kw_only=True)
 class CudaCatalog:
-    revision: int
-    updated: str
-    sources: Mapping[str, str]
     toolkits: tuple[Toolkit, ...]
     minor_compat: tuple[MinorCompat, ...]
     architectures: tuple[Architecture, ...]
@@ -150,12 +147,10 @@ class CudaCatalog:
             cuda=major_minor(row.cudart),
             cudart=row.cudart,
             cudnn=row.cudnn,
-            cudnn_range=row.cudnn_range,
             arch_list=row.arch_list,
             ptx=row.ptx,
             verified=not (row.unverified & {"cudart", "cudnn", "arch_list"}),
             source=row.source,
-            arch_source=row.source,
         )
         if variant is None:
             return default
@@ -165,10 +160,8 @@ class CudaCatalog:
             cuda=None,
             cudart=None,
             cudnn=None,
-            cudnn_range=None,
             arch_list=None,
             ptx=False,
-            arch_source=None,
         )
         if variant == "cpu":
             return replace(other, variant="cpu", arch_list=(), verified=True)
@@ -189,7 +182,6 @@ class CudaCatalog:
             build,
             arch_list=index.arch_list,
             ptx=index.ptx,
-            arch_source=index.source,
             verified=verified and index.verified,
         )
 
@@ -240,19 +232,13 @@ class CudaCatalog:
         word = next((w for w in self.cudnn_tags if w.cuda.contains(release)), None)
         ubuntu = next((u for u in self.ubuntu if u.cuda.contains(release)), None)
         rel = next((r for r in self.image_releases if r.cuda == release), None)
-        used: list[CudnnTag | UbuntuVersions | ImageRelease] = [
-            x for x in (word, ubuntu, rel) if x is not None
-        ]
-        if not used:
+        if word is None and ubuntu is None and rel is None:
             return None
         return CudaImage(
             cuda=release,
             cudnn=rel.cudnn if rel else None,
             cudnn_tag=word.word if word else None,
             ubuntu=ubuntu.versions if ubuntu else None,
-            digest=rel.digest if rel else None,
-            verified=all(x.verified for x in used),
-            sources=tuple(dict.fromkeys(x.source for x in used)),
         )
 
 

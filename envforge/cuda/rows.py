@@ -71,7 +71,6 @@ class TorchRow:
     variants: tuple[str, ...] | None
     cudart: str
     cudnn: str | None
-    cudnn_range: tuple[str, str] | None
     arch_list: tuple[str, ...] | None
     ptx: bool
     source: str
@@ -98,12 +97,10 @@ class TorchBuild:
     cuda: str | None
     cudart: str | None
     cudnn: str | None
-    cudnn_range: tuple[str, str] | None
     arch_list: tuple[str, ...] | None
     ptx: bool
     verified: bool
     source: str
-    arch_source: str | None = None
 
     def runs_on(self, sm: str) -> bool | None:
         """Whether this build has kernels for compute capability ``sm`` (None: unknown)."""
@@ -126,7 +123,6 @@ class CudnnTag:
     cuda: VersionSet
     word: CudnnTagWord
     source: str
-    verified: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,16 +130,13 @@ class UbuntuVersions:
     cuda: VersionSet
     versions: tuple[str, ...]
     source: str
-    verified: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
 class ImageRelease:
     cuda: str
     cudnn: str | None
-    digest: str | None
     source: str
-    verified: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,9 +147,6 @@ class CudaImage:
     cudnn: str | None
     cudnn_tag: CudnnTagWord | None
     ubuntu: tuple[str, ...] | None
-    digest: str | None
-    verified: bool
-    sources: tuple[str, ...]
 
     def tag(self, kind: ImageKind, ubuntu: str) -> str:
         """'12.4.1-cudnn-runtime-ubuntu22.04'."""

@@ -11,8 +11,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from packaging.version import Version
-
 from envforge.cuda.catalog import CudaCatalog
 from envforge.cuda.rows import (
     CUDNN_TAG_WORDS,
@@ -46,7 +44,6 @@ CUDA_CATALOG_SCHEMA = 1
 FILE = "cuda.yaml"
 
 _COMPONENT_RE = re.compile(r"^\d+(?:\.\d+){1,3}\Z")
-_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}\Z")
 
 T = TypeVar("T")
 Check = Callable[[Any, str], T]
@@ -113,10 +110,9 @@ def catalog_from_dict(data: Mapping[str, Any]) -> CudaCatalog:
     unused = [name for name in sources if name not in cited]
     if unused:
         raise CatalogError(f"Source {unused[0]!r} in 'sources' is cited by no row")
+    top.get("revision", int)  # bookkeeping for people who edit the file: only its type
+    top.get("updated", str)
     return CudaCatalog(
-        revision=top.get("revision", int, 0),
-        updated=top.get("updated", str, ""),
-        sources=sources,
         toolkits=toolkits,
         minor_compat=floors,
         architectures=archs,
@@ -247,16 +243,6 @@ def _torch(row: Fields, source: str, known_sms: frozenset[str]) -> TorchRow:
             if not VARIANT_RE.match(variant):
                 where = row.path("variants") + f"[{i}]"
                 raise CatalogError(f"Invalid variant {variant!r} in '{where}'")
-    cudnn_range: tuple[str, str] | None = None
-    bounds = row.data.get("cudnn_range")
-    if bounds is not None:
-        where = f"'{row.path('cudnn_range')}'"
-        if not isinstance(bounds, list) or len(bounds) != 2:
-            raise CatalogError(f"{where} must be [oldest, newest]")
-        lo, hi = (_cudnn(b, where) for b in bounds)
-        if Version(lo) > Version(hi):
-            raise CatalogError(f"{where} must be [oldest, newest]")
-        cudnn_range = (lo, hi)
     arch_list = _arch_list(row, known_sms) if row.data.get("arch_list") is not None else None
     ptx = row.get("ptx", bool, False)
     if ptx and arch_list is None:
@@ -266,7 +252,6 @@ def _torch(row: Fields, source: str, known_sms: frozenset[str]) -> TorchRow:
         variants=variants,
         cudart=_need(row, "cudart", _runtime),
         cudnn=row.checked("cudnn", _cudnn),
-        cudnn_range=cudnn_range,
         arch_list=arch_list,
         ptx=ptx,
         source=source,
@@ -303,12 +288,8 @@ def _tag_word(row: Fields, source: str) -> CudnnTag:
     word = row.data.get("word")
     if word not in CUDNN_TAG_WORDS:
         raise CatalogError(f"Unknown cuDNN tag word {word!r} in '{row.path('word')}'")
-    return CudnnTag(
-        cuda=_need(row, "cuda", _version_set),
-        word=word,
-        source=source,
-        verified=not _unverified(row, ["word"]),
-    )
+    _unverified(row, ["word"])
+    return CudnnTag(cuda=_need(row, "cuda", _version_set), word=word, source=source)
 
 
 def _ubuntu(row: Fields, source: str) -> UbuntuVersions:
@@ -319,24 +300,16 @@ def _ubuntu(row: Fields, source: str) -> UbuntuVersions:
         if not UBUNTU_RE.match(v):
             where = row.path("versions") + f"[{i}]"
             raise CatalogError(f"Invalid Ubuntu version {v!r} in '{where}'")
-    return UbuntuVersions(
-        cuda=_need(row, "cuda", _version_set),
-        versions=versions,
-        source=source,
-        verified=not _unverified(row, ["versions"]),
-    )
+    _unverified(row, ["versions"])
+    return UbuntuVersions(cuda=_need(row, "cuda", _version_set), versions=versions, source=source)
 
 
 def _image_release(row: Fields, source: str) -> ImageRelease:
-    digest = row.data.get("digest")
-    if digest is not None and (not isinstance(digest, str) or not _DIGEST_RE.match(digest)):
-        raise CatalogError(f"Invalid digest {digest!r} in '{row.path('digest')}'")
+    _unverified(row, ["cudnn"])
     return ImageRelease(
         cuda=_need(row, "cuda", _cuda_release),
         cudnn=row.checked("cudnn", _cudnn),
-        digest=digest,
         source=source,
-        verified=not _unverified(row, ["cudnn", "digest"]),
     )
 
 

@@ -48,7 +48,7 @@ VALID: dict[str, Any] = {
     "cuda_images": {
         "cudnn_tags": [{"cuda": ">=12.4.1", "word": "cudnn", "source": "IMG"}],
         "ubuntu": [{"cuda": "12.5.1-12.9.1", "versions": ["22.04", "24.04"], "source": "IMG"}],
-        "releases": [{"cuda": "12.4.1", "cudnn": "9.1.0.70", "digest": None, "source": "IMG"}],
+        "releases": [{"cuda": "12.4.1", "cudnn": "9.1.0.70", "source": "IMG"}],
     },
 }  # fmt: skip
 
@@ -73,8 +73,6 @@ def shipped() -> CudaCatalog:
 
 
 def test_shipped_catalog_loads(shipped: CudaCatalog) -> None:
-    assert shipped.revision >= 1
-    assert shipped.updated == "2026-11-22"
     cudas = shipped.cudas()
     assert cudas[0] == "11.0" and cudas[-1] == "13.2"
     assert "12.7" not in cudas and "12.10" not in cudas  # numeric order, no CUDA 12.7
@@ -213,9 +211,9 @@ def test_torch_outside_every_row(shipped: CudaCatalog, version: str) -> None:
     assert shipped.torch_build(version) is None
 
 
-def test_torch_range_row_with_cudnn_range(shipped: CudaCatalog) -> None:
+def test_torch_range_row_without_a_cudnn_pin(shipped: CudaCatalog) -> None:
     build = shipped.torch_build("2.13.0")  # "2.12.1-2.14.1": 2.13 > 2.12 as versions
-    assert build is not None and build.cudnn is None and build.cudnn_range == ("9.20", "9.24")
+    assert build is not None and build.cudnn is None  # the reference gives only a range
     assert build.ptx and build.runs_on("12.1") is True and build.runs_on("7.0") is False
 
 
@@ -241,7 +239,6 @@ def test_torch_unverified_rows(shipped: CudaCatalog) -> None:
     # Its arch list was read from the wheel (no PTX); only its index variants are unknown.
     assert future.arch_list == ("7.5", "8.0", "8.6", "9.0", "10.0", "12.0")
     assert future.ptx is False
-    assert future.arch_source == "WHEEL"
 
 
 @pytest.mark.parametrize(
@@ -276,7 +273,6 @@ def test_cuda_images(shipped: CudaCatalog) -> None:
     middle = shipped.cuda_image("12.6.3")
     assert middle is not None and middle.cudnn is None and middle.ubuntu is not None
     assert shipped.cuda_image("10.2.89") is None
-    assert all(r.digest is None for r in shipped.image_releases)  # no registry to read them from
     with pytest.raises(ValueError):
         image.tag("slim", "22.04")  # type: ignore[arg-type]  # not an ImageKind
 
@@ -499,14 +495,6 @@ def test_overlapping_image_facts() -> None:
     assert catalog_error(data) == (
         "Overlapping cuda_images.cudnn_tags rows: 'cuda_images.cudnn_tags[0]' (>=12.4.1) and "
         "'cuda_images.cudnn_tags[1]' (12.3.*, 12.9.1)"
-    )
-
-
-def test_bad_image_digest() -> None:
-    data = valid()
-    data["cuda_images"]["releases"][0]["digest"] = "sha256:short"
-    assert (
-        catalog_error(data) == "Invalid digest 'sha256:short' in 'cuda_images.releases[0].digest'"
     )
 
 
