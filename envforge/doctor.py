@@ -104,7 +104,10 @@ def plan_findings(plan: Plan) -> list[Finding]:
     with why: said before the verdict."""
     return [
         Finding(
-            "ok", d.topic, f"judged the image `envforge build` makes here: {d.choice}", d.reason
+            level="ok",
+            check=d.topic,
+            what=f"judged the image `envforge build` makes here: {d.choice}",
+            why=d.reason,
         )
         for d in plan.gpu.decisions
         if d.topic == "variant" or (d.topic == "gpu" and plan.gpu.mode == "cpu")

@@ -55,6 +55,34 @@ class CatalogError(EnvforgeError):
     """Package data failed validation: a bug in envforge, not in the user's project."""
 
 
+class HostFactsError(InputError):
+    """Recorded host facts (a doctor --json report) do not have the shape envforge reads."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message,
+            hint='Give the JSON that `envforge doctor --json` writes (or its "host").',
+        )
+
+
+class ProbeOutputError(ValueError):
+    """What NVML or nvidia-smi returned is not in the shape envforge reads. Not an
+    EnvforgeError: the probe reports it as the driver status "error", never raises it."""
+
+
+class GpuGateRefused(EnvforgeError):
+    """`run --gpus` refused before any container exists: checks failed."""
+
+    def __init__(self, image: str, failed: int) -> None:
+        self.image = image
+        self.failed = failed
+        super().__init__(
+            f"refusing to start {image} with --gpus: {failed} check(s) failed",
+            hint=f"Fix what failed above (`envforge doctor --image {image}` shows the whole "
+            "report), or pass --skip-checks to start it anyway.",
+        )
+
+
 class RenderError(EnvforgeError):
     """A value that cannot be written safely reached a template: a bug in envforge, since
     envforge.validate refuses such values where they come in."""

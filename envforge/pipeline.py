@@ -41,7 +41,7 @@ def plan_project(
     from envforge.project.loader import load_project
 
     loaded = load_project(path, check_lock=check_lock, package=options.package)
-    if options.host_gpu is None and not options.cpu:
+    if options.host_gpu is None and not options.cpu and _host_can_decide(loaded):
         driver = host.driver if host is not None else _probe_driver()
         options = replace(options, host_gpu=host_has_gpu(driver))
     base = options.base_image or loaded.project.envforge.base_image
@@ -51,6 +51,14 @@ def plan_project(
         loaded.project, loaded.lock, loaded.facts, load_catalog(), options, load_cuda_catalog()
     )
     return loaded, plan
+
+
+def _host_can_decide(loaded: LoadedProject) -> bool:
+    """Whether this host's GPU can change the plan: only by choosing between CPU and CUDA
+    builds of torch behind two extras or more (image.gpu.plan_gpu). Any other project skips
+    the probe, and with it NVML's import (a few hundred ms for every CPU plan)."""
+    extras = loaded.project.optional_dependencies
+    return len(extras) >= 2 and loaded.lock.package("torch") is not None
 
 
 def _probe_driver() -> DriverFacts:

@@ -532,6 +532,7 @@ def _gpu_gate(
     refuse on a fail unless --skip-checks. Runs before any container exists."""
     from envforge import doctor as doc
     from envforge.cuda.catalog import load_cuda_catalog
+    from envforge.errors import GpuGateRefused
     from envforge.host import gate
 
     catalog = load_cuda_catalog()
@@ -545,7 +546,7 @@ def _gpu_gate(
     if not pre.refused:
         return
     if not skip_checks:
-        raise gate.GpuGateRefused(image, len(pre.failed))
+        raise GpuGateRefused(image, len(pre.failed))
     _err(f"warning: --skip-checks: starting despite {len(pre.failed)} failed check(s)")
 
 

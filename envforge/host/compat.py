@@ -7,14 +7,17 @@ doctor` prints them; `envforge run --gpus` refuses on a fail before any containe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from packaging.version import Version
 
-from envforge.cuda.catalog import CudaCatalog, arch_list_runs_on, parse_driver_version
+from envforge.cuda.catalog import CudaCatalog
 from envforge.cuda.needs import GpuNeeds
+from envforge.cuda.versions import arch_list_runs_on, parse_driver_version
 from envforge.host.facts import DriverFacts, EngineFacts, GpuDevice, HostFacts
 
-LEVELS = ("ok", "warn", "fail")
+Level = Literal["ok", "warn", "fail"]
+LEVELS: tuple[Level, ...] = get_args(Level)  # in order of gravity
 
 _NO_DRIVER_FIX = {
     "no-driver": "Install the NVIDIA driver (libnvidia-ml.so.1 is not found).",
@@ -30,9 +33,9 @@ _TOOLKIT_FIX = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Finding:
-    level: str  # ok, warn, fail
+    level: Level
     check: str  # driver, gpu, cuda, arch, mig, engine, toolkit, project
     what: str
     why: str = ""
@@ -48,7 +51,7 @@ class Finding:
         }
 
 
-def verdict(findings: list[Finding]) -> str:
+def verdict(findings: list[Finding]) -> Level:
     return max((f.level for f in findings), key=LEVELS.index, default="ok")
 
 
@@ -73,21 +76,21 @@ def host_findings(host: HostFacts, catalog: CudaCatalog) -> list[Finding]:
         )
         out.append(
             Finding(
-                "ok",
-                "driver",
-                f"NVIDIA driver {driver.driver_version}{api}, read through {driver.source}",
+                level="ok",
+                check="driver",
+                what=f"NVIDIA driver {driver.driver_version}{api}, read through {driver.source}",
             )
         )
-        out += [Finding("ok", "gpu", _gpu_line(g, catalog)) for g in driver.gpus]
+        out += [Finding(level="ok", check="gpu", what=_gpu_line(g, catalog)) for g in driver.gpus]
         out += _mig(driver)
     else:
         out.append(
             Finding(
-                "ok",
-                "driver",
-                _no_driver_text(driver),
-                "A host without an NVIDIA GPU or driver runs CPU images; GPU images run on its CPU only.",
-                _NO_DRIVER_FIX.get(driver.status, ""),
+                level="ok",
+                check="driver",
+                what=_no_driver_text(driver),
+                why="A host without an NVIDIA GPU or driver runs CPU images; GPU images run on its CPU only.",
+                fix=_NO_DRIVER_FIX.get(driver.status, ""),
             )
         )
     out += _engine(host.engine, gpu_host=driver.status == "ok", strict=False)
@@ -107,12 +110,12 @@ def _no_driver_text(driver: DriverFacts) -> str:
 def _mig(driver: DriverFacts) -> list[Finding]:
     return [
         Finding(
-            "warn",
-            "mig",
-            f"GPU {g.index} ({g.name}) is in MIG mode",
-            "A container sees only the MIG instances it is given; --gpus all hands it none of the "
+            level="warn",
+            check="mig",
+            what=f"GPU {g.index} ({g.name}) is in MIG mode",
+            why="A container sees only the MIG instances it is given; --gpus all hands it none of the "
             "parent GPU's memory outside them, and some tools report the parent GPU.",
-            "Pass MIG devices explicitly (--gpus device=MIG-<uuid>), or disable MIG (nvidia-smi -mig 0).",
+            fix="Pass MIG devices explicitly (--gpus device=MIG-<uuid>), or disable MIG (nvidia-smi -mig 0).",
         )
         for g in driver.gpus
         if g.mig_enabled
@@ -123,14 +126,20 @@ def _engine(engine: EngineFacts, *, gpu_host: bool, strict: bool) -> list[Findin
     if not engine.reachable:
         return [
             Finding(
-                "warn",
-                "engine",
-                f"Docker engine not reachable at {engine.where}",
-                engine.detail or "",
-                "Start dockerd, or point DOCKER_HOST at a running engine.",
+                level="warn",
+                check="engine",
+                what=f"Docker engine not reachable at {engine.where}",
+                why=engine.detail or "",
+                fix="Start dockerd, or point DOCKER_HOST at a running engine.",
             )
         ]
-    out = [Finding("ok", "engine", f"Docker engine {engine.version or '?'} at {engine.where}")]
+    out = [
+        Finding(
+            level="ok",
+            check="engine",
+            what=f"Docker engine {engine.version or '?'} at {engine.where}",
+        )
+    ]
     how = [
         *(["nvidia runtime"] if "nvidia" in engine.runtimes else []),
         *([f"{len(engine.cdi_specs)} CDI spec(s)"] if engine.cdi_specs else []),
@@ -138,15 +147,21 @@ def _engine(engine: EngineFacts, *, gpu_host: bool, strict: bool) -> list[Findin
     ]
     if engine.gpu_capable:
         version = f" {engine.nvidia_ctk_version}" if engine.nvidia_ctk_version else ""
-        out.append(Finding("ok", "toolkit", f"NVIDIA Container Toolkit{version}: {', '.join(how)}"))
+        out.append(
+            Finding(
+                level="ok",
+                check="toolkit",
+                what=f"NVIDIA Container Toolkit{version}: {', '.join(how)}",
+            )
+        )
     elif gpu_host:
         out.append(
             Finding(
-                "fail" if strict else "warn",
-                "toolkit",
-                "NVIDIA Container Toolkit not set up for this Docker engine",
-                'Without it `--gpus` fails: could not select device driver "" with capabilities: [[gpu]].',
-                _TOOLKIT_FIX,
+                level="fail" if strict else "warn",
+                check="toolkit",
+                what="NVIDIA Container Toolkit not set up for this Docker engine",
+                why='Without it `--gpus` fails: could not select device driver "" with capabilities: [[gpu]].',
+                fix=_TOOLKIT_FIX,
             )
         )
     return out
@@ -169,10 +184,10 @@ def project_findings(
         ]
         out.append(
             Finding(
-                "ok",
-                "project",
-                f"{subject} needs no CUDA" + (f": {', '.join(cpu)}" if cpu else ""),
-                "It runs on any host; GPUs are not used.",
+                level="ok",
+                check="project",
+                what=f"{subject} needs no CUDA" + (f": {', '.join(cpu)}" if cpu else ""),
+                why="It runs on any host; GPUs are not used.",
             )
         )
         return out
@@ -184,24 +199,27 @@ def project_findings(
         summary += f" for {needs.target}"
     out.append(
         Finding(
-            "ok", "project", summary, "; ".join(e for f in needs.frameworks for e in f.evidence)
+            level="ok",
+            check="project",
+            what=summary,
+            why="; ".join(e for f in needs.frameworks for e in f.evidence),
         )
     )
     driver = host.driver
     if driver.status != "ok":
         out.append(
             Finding(
-                "fail" if gpus_requested else "warn",
-                "driver",
-                _no_driver_text(driver),
-                f"CUDA {needs.cuda} needs an NVIDIA driver >= {needs.driver_floor or '?'}"
+                level="fail" if gpus_requested else "warn",
+                check="driver",
+                what=_no_driver_text(driver),
+                why=f"CUDA {needs.cuda} needs an NVIDIA driver >= {needs.driver_floor or '?'}"
                 + (f" (>= {needs.driver_toolkit} for full support)" if needs.driver_toolkit else "")
                 + (
                     "; without one the CUDA build runs on the CPU only"
                     if not gpus_requested
                     else ""
                 ),
-                _NO_DRIVER_FIX.get(driver.status, ""),
+                fix=_NO_DRIVER_FIX.get(driver.status, ""),
             )
         )
         return out
@@ -238,24 +256,26 @@ def _driver_rule(needs: GpuNeeds, driver: DriverFacts) -> Finding:
         api is None and toolkit is not None and have >= toolkit
     )
     if full:
-        return Finding("ok", "cuda", f"CUDA {needs.cuda} fully supported by {what_have}")
+        return Finding(
+            level="ok", check="cuda", what=f"CUDA {needs.cuda} fully supported by {what_have}"
+        )
     same_major = api is None or api.major == need_mm.major
     if same_major and floor is not None and have >= floor:
         return Finding(
-            "warn",
-            "cuda",
-            f"CUDA {needs.cuda} runs on {what_have} under minor-version compatibility",
-            "Within a CUDA major, newer runtimes run on older drivers, with limits: features that "
+            level="warn",
+            check="cuda",
+            what=f"CUDA {needs.cuda} runs on {what_have} under minor-version compatibility",
+            why="Within a CUDA major, newer runtimes run on older drivers, with limits: features that "
             "need the newer driver are unavailable, and PTX produced by the newer toolkit cannot be "
             "JIT-compiled by this driver.",
-            f"For full support, install an NVIDIA {wanted}.",
+            fix=f"For full support, install an NVIDIA {wanted}.",
         )
     return Finding(
-        "fail",
-        "cuda",
-        f"{what_have} is too old for CUDA {needs.cuda}",
-        'The container would fail with "CUDA driver version is insufficient for CUDA runtime version".',
-        fix + " Or lock a build for an older CUDA that this driver supports.",
+        level="fail",
+        check="cuda",
+        what=f"{what_have} is too old for CUDA {needs.cuda}",
+        why='The container would fail with "CUDA driver version is insufficient for CUDA runtime version".',
+        fix=fix + " Or lock a build for an older CUDA that this driver supports.",
     )
 
 
@@ -263,7 +283,10 @@ def _arch_rule(needs: GpuNeeds, gpu: GpuDevice, catalog: CudaCatalog) -> Finding
     name = f"GPU {gpu.index} ({gpu.name}"
     if gpu.sm is None:
         return Finding(
-            "warn", "arch", f"{name}): compute capability unknown", "nvidia-smi did not report it."
+            level="warn",
+            check="arch",
+            what=f"{name}): compute capability unknown",
+            why="nvidia-smi did not report it.",
         )
     sm = gpu.sm
     label = f"sm_{sm.replace('.', '')}"
@@ -275,57 +298,59 @@ def _arch_rule(needs: GpuNeeds, gpu: GpuDevice, catalog: CudaCatalog) -> Finding
     first = arch.first_cuda if arch else None
     if toolkit_ok is False and removed and Version(_mm(needs.cuda)) >= Version(removed):
         return Finding(
-            "fail",
-            "arch",
-            f"{name} is not supported by CUDA {needs.cuda}",
-            f"CUDA {needs.cuda} has no code generation for {label} (dropped in CUDA {removed}).",
-            f"Lock a build for a CUDA release before {removed}, which still supports this GPU.",
+            level="fail",
+            check="arch",
+            what=f"{name} is not supported by CUDA {needs.cuda}",
+            why=f"CUDA {needs.cuda} has no code generation for {label} (dropped in CUDA {removed}).",
+            fix=f"Lock a build for a CUDA release before {removed}, which still supports this GPU.",
         )
     # A GPU newer than the CUDA: a known arch list still decides (PTX JIT, same-major cubins).
     if toolkit_ok is False and needs.arch_list is None:
         return Finding(
-            "fail",
-            "arch",
-            f"{name} is not supported by CUDA {needs.cuda}",
-            f"CUDA {needs.cuda} has no code generation for {label}"
+            level="fail",
+            check="arch",
+            what=f"{name} is not supported by CUDA {needs.cuda}",
+            why=f"CUDA {needs.cuda} has no code generation for {label}"
             + (f" (it came in CUDA {first})" if first else "")
             + ".",
-            (f"Lock a build with CUDA >= {first}" if first else "Lock a build for a newer CUDA")
+            fix=(f"Lock a build with CUDA >= {first}" if first else "Lock a build for a newer CUDA")
             + _torch_hint(catalog, sm),
         )
     if needs.arch_list is None:
         return Finding(
-            "warn",
-            "arch",
-            f"{name}: the build's GPU architectures are unknown to envforge",
-            "The catalog has no arch list for this build, so kernels for this GPU cannot be confirmed.",
+            level="warn",
+            check="arch",
+            what=f"{name}: the build's GPU architectures are unknown to envforge",
+            why="The catalog has no arch list for this build, so kernels for this GPU cannot be confirmed.",
         )
     listed = " ".join(needs.arch_list)
     if sm in needs.arch_list:
-        return Finding("ok", "arch", f"{name} has native kernels in the build ({listed})")
+        return Finding(
+            level="ok", check="arch", what=f"{name} has native kernels in the build ({listed})"
+        )
     if arch_list_runs_on(needs.arch_list, False, sm):
         # Binary compatibility within a major: an 8.9 GPU runs code built for 8.6.
         return Finding(
-            "ok",
-            "arch",
-            f"{name} runs the build's kernels for an earlier {sm.split('.')[0]}.x ({listed})",
+            level="ok",
+            check="arch",
+            what=f"{name} runs the build's kernels for an earlier {sm.split('.')[0]}.x ({listed})",
         )
     newest = max(needs.arch_list, key=Version)
     if arch_list_runs_on(needs.arch_list, needs.ptx, sm):
         return Finding(
-            "warn",
-            "arch",
-            f"{name} runs through PTX JIT: the build ships kernels up to sm_{newest.replace('.', '')} plus PTX",
-            "The first start compiles the PTX for this GPU (slow), and some kernels may be missing.",
+            level="warn",
+            check="arch",
+            what=f"{name} runs through PTX JIT: the build ships kernels up to sm_{newest.replace('.', '')} plus PTX",
+            why="The first start compiles the PTX for this GPU (slow), and some kernels may be missing.",
         )
     frameworks = ", ".join(f"{f.name} {f.version}" for f in needs.frameworks if f.build == "cuda")
     return Finding(
-        "fail",
-        "arch",
-        f"{name} is not in the build's arch list ({listed})",
-        f"{frameworks} ships no kernels for {label}: it would fail with "
+        level="fail",
+        check="arch",
+        what=f"{name} is not in the build's arch list ({listed})",
+        why=f"{frameworks} ships no kernels for {label}: it would fail with "
         '"no kernel image is available for execution on the device".',
-        (
+        fix=(
             f"Lock a build with CUDA >= {first}"
             if first
             else "Lock a build whose arch list has this GPU"

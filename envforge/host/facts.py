@@ -2,41 +2,36 @@
 
 Pure models. ``envforge.host.nvidia`` and ``envforge.engine.probe`` fill them from a live host;
 ``to_dict``/``from_dict`` store a host as JSON (stable keys) so it can be replayed in tests.
+``from_dict`` reads through ``envforge.fields.Fields``: a wrong value is a HostFactsError
+that names its place ('driver.gpus[0].index').
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeVar, get_args
 
-from envforge.errors import InputError
+from envforge.errors import HostFactsError
+from envforge.fields import Fields
 
-DRIVER_STATUSES = (
-    "ok",
-    "no-driver",
-    "driver-not-loaded",
-    "version-mismatch",
-    "no-gpu",
-    "error",
-)
-DRIVER_SOURCES = ("nvml", "nvidia-smi", "none")
+DriverStatus = Literal[
+    "ok", "no-driver", "driver-not-loaded", "version-mismatch", "no-gpu", "error"
+]
+DRIVER_STATUSES: tuple[DriverStatus, ...] = get_args(DriverStatus)
+DriverSource = Literal["nvml", "nvidia-smi", "none"]
+DRIVER_SOURCES: tuple[DriverSource, ...] = get_args(DriverSource)
 NVIDIA_RUNTIME = "nvidia"
 NVIDIA_CDI_KIND = "nvidia.com/gpu"
+FILE = "host facts"
+
+_DRIVER_VERSION_RE = re.compile(r"\d{1,4}(\.\d{1,4}){0,3}")  # 580.159.04
+_CUDA_VERSION_RE = re.compile(r"\d{1,3}\.\d{1,3}")  # 13.0
+
+C = TypeVar("C", bound=str)
 
 
-class HostFactsError(InputError):
-    """A stored host (JSON) does not have the shape ``HostFacts.from_dict`` reads."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(
-            f"Invalid host facts: {message}",
-            hint='Give the JSON that `envforge doctor --json` writes (or its "host").',
-        )
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GpuDevice:
     index: int
     name: str
@@ -65,31 +60,21 @@ class GpuDevice:
         }
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "gpu") -> GpuDevice:
-        data = _table(data, where)
-        cc = data.get("compute_capability")
-        if cc is not None:
-            if not isinstance(cc, list | tuple) or len(cc) != 2 or not all(_is_int(v) for v in cc):
-                raise HostFactsError(
-                    f"{_show(cc)} is not [major, minor] in '{where}.compute_capability'"
-                )
-            cc = (int(cc[0]), int(cc[1]))
+    def from_fields(cls, gpu: Fields) -> GpuDevice:
         return cls(
-            index=_int(data.get("index"), f"{where}.index"),
-            name=_str(data.get("name"), f"{where}.name"),
-            compute_capability=cc,
-            memory_total_bytes=_opt_int(
-                data.get("memory_total_bytes"), f"{where}.memory_total_bytes"
-            ),
-            uuid=_opt_str(data.get("uuid"), f"{where}.uuid"),
-            mig_enabled=_opt_bool(data.get("mig_enabled"), f"{where}.mig_enabled"),
+            index=gpu.required("index", int),
+            name=gpu.required("name", str),
+            compute_capability=_compute_capability(gpu),
+            memory_total_bytes=gpu.get("memory_total_bytes", int),
+            uuid=gpu.get("uuid", str),
+            mig_enabled=gpu.get("mig_enabled", bool),
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DriverFacts:
-    status: str  # one of DRIVER_STATUSES
-    source: str  # one of DRIVER_SOURCES
+    status: DriverStatus
+    source: DriverSource
     driver_version: str | None  # "580.159.04"
     cuda_driver_version: str | None  # "13.0": the driver API version, not a toolkit
     gpus: tuple[GpuDevice, ...] = ()
@@ -110,34 +95,18 @@ class DriverFacts:
         }
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "driver") -> DriverFacts:
-        data = _table(data, where)
-        status = data.get("status")
-        if status not in DRIVER_STATUSES:
-            raise HostFactsError(f"unknown status {_show(status)} in '{where}.status'")
-        source = data.get("source")
-        if source not in DRIVER_SOURCES:
-            raise HostFactsError(f"unknown source {_show(source)} in '{where}.source'")
-        gpus = data.get("gpus", [])
-        if not isinstance(gpus, list):
-            raise HostFactsError(f"'{where}.gpus' must be a list")
+    def from_fields(cls, driver: Fields) -> DriverFacts:
         return cls(
-            status=str(status),
-            source=str(source),
-            driver_version=_opt_version(
-                data.get("driver_version"), f"{where}.driver_version", _DRIVER_VERSION_RE
-            ),
-            cuda_driver_version=_opt_version(
-                data.get("cuda_driver_version"), f"{where}.cuda_driver_version", _CUDA_VERSION_RE
-            ),
-            gpus=tuple(
-                GpuDevice.from_dict(gpu, f"{where}.gpus[{i}]") for i, gpu in enumerate(gpus)
-            ),
-            detail=_opt_str(data.get("detail"), f"{where}.detail"),
+            status=_choice(driver, "status", DRIVER_STATUSES),
+            source=_choice(driver, "source", DRIVER_SOURCES),
+            driver_version=_version(driver, "driver_version", _DRIVER_VERSION_RE),
+            cuda_driver_version=_version(driver, "cuda_driver_version", _CUDA_VERSION_RE),
+            gpus=tuple(GpuDevice.from_fields(gpu) for gpu in driver.tables("gpus")),
+            detail=driver.get("detail", str),
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EngineFacts:
     reachable: bool
     where: str  # DOCKER_HOST, or the default socket
@@ -178,27 +147,22 @@ class EngineFacts:
         }
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "engine") -> EngineFacts:
-        data = _table(data, where)
+    def from_fields(cls, engine: Fields) -> EngineFacts:
         return cls(
-            reachable=_bool(data.get("reachable"), f"{where}.reachable"),
-            where=_str(data.get("where"), f"{where}.where"),
-            version=_opt_str(data.get("version"), f"{where}.version"),
-            runtimes=_strs(data.get("runtimes", []), f"{where}.runtimes"),
-            default_runtime=_opt_str(data.get("default_runtime"), f"{where}.default_runtime"),
-            cdi_specs=_strs(data.get("cdi_specs", []), f"{where}.cdi_specs"),
-            cdi_kinds=_strs(data.get("cdi_kinds", []), f"{where}.cdi_kinds"),
-            nvidia_ctk_version=_opt_str(
-                data.get("nvidia_ctk_version"), f"{where}.nvidia_ctk_version"
-            ),
-            nvidia_hook_on_path=_bool(
-                data.get("nvidia_hook_on_path", False), f"{where}.nvidia_hook_on_path"
-            ),
-            detail=_opt_str(data.get("detail"), f"{where}.detail"),
+            reachable=engine.required("reachable", bool),
+            where=engine.required("where", str),
+            version=engine.get("version", str),
+            runtimes=engine.strings("runtimes"),
+            default_runtime=engine.get("default_runtime", str),
+            cdi_specs=engine.strings("cdi_specs"),
+            cdi_kinds=engine.strings("cdi_kinds"),
+            nvidia_ctk_version=engine.get("nvidia_ctk_version", str),
+            nvidia_hook_on_path=engine.get("nvidia_hook_on_path", bool, False),
+            detail=engine.get("detail", str),
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HostFacts:
     driver: DriverFacts
     engine: EngineFacts
@@ -207,75 +171,34 @@ class HostFacts:
         return {"driver": self.driver.to_dict(), "engine": self.engine.to_dict()}
 
     @classmethod
-    def from_dict(cls, data: Any) -> HostFacts:
-        data = _table(data, "host")
+    def from_dict(cls, data: object) -> HostFacts:
+        """A host as ``to_dict`` stored it; HostFactsError, with the place, when it is not."""
+        host = Fields.of(data, file=FILE, error=HostFactsError)
         return cls(
-            driver=DriverFacts.from_dict(data.get("driver")),
-            engine=EngineFacts.from_dict(data.get("engine")),
+            driver=DriverFacts.from_fields(host.required_table("driver")),
+            engine=EngineFacts.from_fields(host.required_table("engine")),
         )
 
 
-_DRIVER_VERSION_RE = re.compile(r"\d{1,4}(\.\d{1,4}){0,3}")  # 580.159.04
-_CUDA_VERSION_RE = re.compile(r"\d{1,3}\.\d{1,3}")  # 13.0
+def _choice(table: Fields, key: str, choices: tuple[C, ...]) -> C:
+    value = table.required(key, str)
+    for choice in choices:
+        if value == choice:
+            return choice
+    raise table.fail(key, "one of " + ", ".join(choices), value)
 
 
-def _show(value: Any) -> str:
-    """A value for a message: its repr, cut short (a hostile file may hold anything)."""
-    try:
-        text = repr(value)
-    except (ValueError, RecursionError):  # an int of 5000 digits, a list 10000 deep
-        text = type(value).__name__
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _opt_version(value: Any, where: str, pattern: re.Pattern[str]) -> str | None:
-    text = _opt_str(value, where)
+def _version(table: Fields, key: str, pattern: re.Pattern[str]) -> str | None:
+    text = table.get(key, str)
     if text is not None and not pattern.fullmatch(text):
-        raise HostFactsError(f"{_show(text)} is not a version number in '{where}'")
+        raise table.fail(key, "a version number", text)
     return text
 
 
-def _table(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise HostFactsError(f"'{where}' must be a table")
-    return value
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _int(value: Any, where: str) -> int:
-    if not _is_int(value):
-        raise HostFactsError(f"{_show(value)} is not an integer in '{where}'")
-    return int(value)
-
-
-def _opt_int(value: Any, where: str) -> int | None:
-    return None if value is None else _int(value, where)
-
-
-def _str(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise HostFactsError(f"{_show(value)} is not a string in '{where}'")
-    return value
-
-
-def _opt_str(value: Any, where: str) -> str | None:
-    return None if value is None else _str(value, where)
-
-
-def _bool(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise HostFactsError(f"{_show(value)} is not true or false in '{where}'")
-    return value
-
-
-def _opt_bool(value: Any, where: str) -> bool | None:
-    return None if value is None else _bool(value, where)
-
-
-def _strs(value: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple):
-        raise HostFactsError(f"'{where}' must be a list")
-    return tuple(_str(v, f"{where}[{i}]") for i, v in enumerate(value))
+def _compute_capability(gpu: Fields) -> tuple[int, int] | None:
+    cc = gpu.get("compute_capability", list)
+    if cc is None:
+        return None
+    if len(cc) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in cc):
+        raise gpu.fail("compute_capability", "[major, minor]", cc)
+    return int(cc[0]), int(cc[1])

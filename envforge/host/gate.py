@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from envforge.errors import EnvforgeError, InputError
+from envforge.errors import InputError
 
 if TYPE_CHECKING:
     from envforge.cuda.catalog import CudaCatalog
@@ -110,7 +110,7 @@ def image_labels_and_env(attrs: Mapping[str, Any]) -> tuple[dict[str, str], dict
     return dict(config.get("Labels") or {}), env
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Preflight:
     """The gate's verdict on one `run --gpus`: the findings, and whether to refuse."""
 
@@ -124,25 +124,8 @@ class Preflight:
         return tuple(f for f in self.findings if f.level == "fail")
 
     @property
-    def warnings(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.level == "warn")
-
-    @property
     def refused(self) -> bool:
         return bool(self.failed)
-
-
-class GpuGateRefused(EnvforgeError):
-    """`run --gpus` refused before any container exists: checks failed."""
-
-    def __init__(self, image: str, failed: int) -> None:
-        self.image = image
-        self.failed = failed
-        super().__init__(
-            f"refusing to start {image} with --gpus: {failed} check(s) failed",
-            hint=f"Fix what failed above (`envforge doctor --image {image}` shows the whole "
-            "report), or pass --skip-checks to start it anyway.",
-        )
 
 
 def preflight(
@@ -162,7 +145,9 @@ def preflight(
             replace(project, level="warn", why=_NO_CUDA_WHY, fix=_NO_CUDA_FIX),
             *_device_findings(selected, catalog),
         ]
-    return Preflight(image, request, needs, tuple([*findings, *missing]))
+    return Preflight(
+        image=image, request=request, needs=needs, findings=tuple([*findings, *missing])
+    )
 
 
 def _device_findings(host: HostFacts, catalog: CudaCatalog) -> list[Finding]:
@@ -193,11 +178,11 @@ def _select(host: HostFacts, request: GpuRequest) -> tuple[HostFacts, list[Findi
         if request.count > len(gpus):
             return host, [
                 Finding(
-                    "fail",
-                    "gpu",
-                    f"--gpus {request.count} asks for {request.count} GPUs; this host has {len(gpus)}",
-                    "The engine would refuse to start the container.",
-                    f"Ask for at most {len(gpus)}, or pass --gpus all.",
+                    level="fail",
+                    check="gpu",
+                    what=f"--gpus {request.count} asks for {request.count} GPUs; this host has {len(gpus)}",
+                    why="The engine would refuse to start the container.",
+                    fix=f"Ask for at most {len(gpus)}, or pass --gpus all.",
                 )
             ]
         chosen: Sequence[GpuDevice] = gpus[: request.count]
@@ -210,11 +195,11 @@ def _select(host: HostFacts, request: GpuRequest) -> tuple[HostFacts, list[Findi
         if gpu is None:
             missing.append(
                 Finding(
-                    "fail",
-                    "gpu",
-                    f"--gpus {request.value}: no GPU {device} on this host",
-                    "The engine would refuse to start the container.",
-                    fix,
+                    level="fail",
+                    check="gpu",
+                    what=f"--gpus {request.value}: no GPU {device} on this host",
+                    why="The engine would refuse to start the container.",
+                    fix=fix,
                 )
             )
         elif gpu not in chosen:

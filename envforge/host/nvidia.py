@@ -1,8 +1,8 @@
 """The NVIDIA driver and GPUs of this host: NVML first, nvidia-smi when NVML is unusable.
 
 The parsers are pure: they read what NVML returned (a dict shaped like
-tests/fixtures/gpu/h100-driver580/nvml.json) or what nvidia-smi printed (its CSV query,
-``-q -x`` XML, or banner). ``read_nvml`` and ``probe_driver`` are the thin live part that
+tests/fixtures/gpu/h100-driver580/nvml.json) or what nvidia-smi printed (its CSV query and
+its ``-q -x`` XML). ``read_nvml`` and ``probe_driver`` are the thin live part that
 feeds them. No driver, no GPU, a driver that is not loaded or does not match its library:
 these are states of a host, reported in ``DriverFacts.status``, never raised.
 """
@@ -19,7 +19,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from envforge.host.facts import DriverFacts, GpuDevice
+from envforge.errors import ProbeOutputError
+from envforge.host.facts import DriverFacts, DriverStatus, GpuDevice
 
 QUERY_FIELDS = ("name", "driver_version", "memory.total", "compute_cap", "uuid")
 SMI_QUERY = (f"--query-gpu={','.join(QUERY_FIELDS)}", "--format=csv")
@@ -32,14 +33,9 @@ _MEM_RE = re.compile(r"^(\d+)\s*(B|KiB|MiB|GiB)?\Z")
 _MEM_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 _HEADER_RE = re.compile(r"^(?P<key>[^\[]+?)\s*(?:\[(?P<unit>[^\]]+)\])?\Z")
 _HEADER_ALIASES = {"gpu_name": "name", "gpu_uuid": "uuid", "mig.mode.current": "mig"}
-_BANNER_CUDA_RE = re.compile(r"CUDA Version:\s*(\d+\.\d+)")
 _VERSION_RE = re.compile(r"^\d+\.\d+")
 
 T = TypeVar("T")
-
-
-class ProbeOutputError(ValueError):
-    """What NVML or nvidia-smi returned is not in the shape these parsers read."""
 
 
 # ---------------------------------------------------------------- pure: NVML
@@ -141,11 +137,6 @@ def driver_from_smi_csv(text: str, cuda_version: str | None) -> DriverFacts:
     )
 
 
-def cuda_version_from_smi_xml(text: str) -> str | None:
-    """The CUDA driver API version in ``nvidia-smi -q -x``: <cuda_version>13.0</cuda_version>."""
-    return _version(_smi_value(_xml_root(text).findtext("cuda_version")))
-
-
 def driver_from_smi_xml(text: str) -> DriverFacts:
     """Facts from ``nvidia-smi -q -x``. That XML has no compute capability: it stays None."""
     root = _xml_root(text)
@@ -171,12 +162,6 @@ def driver_from_smi_xml(text: str) -> DriverFacts:
         cuda_driver_version=_version(_smi_value(root.findtext("cuda_version"))),
         gpus=tuple(gpus),
     )
-
-
-def cuda_version_from_smi_text(text: str) -> str | None:
-    """The CUDA driver API version in the plain ``nvidia-smi`` banner ("CUDA Version: 13.0")."""
-    match = _BANNER_CUDA_RE.search(text)
-    return match.group(1) if match else None
 
 
 def driver_from_smi(csv_text: str, xml_text: str | None = None) -> DriverFacts:
@@ -205,7 +190,7 @@ def driver_from_smi(csv_text: str, xml_text: str | None = None) -> DriverFacts:
     )
 
 
-def status_from_smi_failure(output: str) -> str:
+def status_from_smi_failure(output: str) -> DriverStatus:
     """The driver status that a failing nvidia-smi's message means."""
     lowered = output.lower()
     if "no devices were found" in lowered:
@@ -300,7 +285,8 @@ def _opt_text(value: Any) -> str | None:
 
 
 def read_nvml() -> dict[str, Any]:
-    """What NVML says of the driver and each GPU, in the shape of nvml.json.
+    """What NVML says of the driver and each GPU, in the shape of nvml.json (the fields
+    ``driver_from_nvml`` reads: the fixture holds a few more, recorded for the record).
 
     Raises pynvml.NVMLError when NVML is unusable (``probe_driver`` turns that into a status).
     Values a GPU does not support (MIG mode on a GeForce, say) are None.
@@ -313,11 +299,6 @@ def read_nvml() -> dict[str, Any]:
         return {
             "driver": _opt_text(pynvml.nvmlSystemGetDriverVersion()),
             "cuda_driver_version_int": int(pynvml.nvmlSystemGetCudaDriverVersion()),
-            "cuda_driver_version_v2": _nvml_optional(
-                lambda: int(pynvml.nvmlSystemGetCudaDriverVersion_v2())
-            ),
-            "nvml_version": _nvml_optional(lambda: _opt_text(pynvml.nvmlSystemGetNVMLVersion())),
-            "count": count,
             "gpus": [_read_nvml_device(pynvml, index) for index in range(count)],
         }
     finally:
@@ -332,7 +313,6 @@ def _read_nvml_device(pynvml: Any, index: int) -> dict[str, Any]:
         "cc": _nvml_optional(lambda: list(pynvml.nvmlDeviceGetCudaComputeCapability(handle))),
         "mem": _nvml_optional(lambda: int(pynvml.nvmlDeviceGetMemoryInfo(handle).total)),
         "uuid": _nvml_optional(lambda: _opt_text(pynvml.nvmlDeviceGetUUID(handle))),
-        "arch": _nvml_optional(lambda: int(pynvml.nvmlDeviceGetArchitecture(handle))),
         "mig": _nvml_optional(lambda: list(pynvml.nvmlDeviceGetMigMode(handle))),
     }
 
@@ -346,7 +326,7 @@ def _nvml_optional(read: Callable[[], T]) -> T | None:
         return None
 
 
-def status_from_nvml_error(exc: BaseException) -> str:
+def status_from_nvml_error(exc: BaseException) -> DriverStatus:
     """The driver status an NVML error means: the library missing is no driver at all."""
     import pynvml
 
@@ -373,32 +353,37 @@ def probe_driver(*, timeout: float = SMI_TIMEOUT_S) -> DriverFacts:
         status, why = "error", str(exc)
     smi = shutil.which("nvidia-smi")
     if smi is None:
-        return DriverFacts(status, "none", None, None, detail=why)
+        return _unread(status, why)
     return _probe_smi(smi, status, why, timeout)
 
 
-def _probe_smi(smi: str, nvml_status: str, nvml_why: str, timeout: float) -> DriverFacts:
+def _unread(status: DriverStatus, why: str) -> DriverFacts:
+    """A driver neither NVML nor nvidia-smi could read: its status, and why."""
+    return DriverFacts(
+        status=status, source="none", driver_version=None, cuda_driver_version=None, detail=why
+    )
+
+
+def _probe_smi(smi: str, nvml_status: DriverStatus, nvml_why: str, timeout: float) -> DriverFacts:
     unusable = f"NVML unusable ({nvml_status}: {nvml_why})"
     ok, csv_text = _run(smi, SMI_QUERY, timeout)
     if not ok:
         smi_status = status_from_smi_failure(csv_text)
+        said = f"nvidia-smi: {_first_line(csv_text)}"
         if smi_status == "no-gpu":
             return DriverFacts(
-                "no-gpu",
-                "nvidia-smi",
-                None,
-                None,
-                detail=f"{unusable}; nvidia-smi: {_first_line(csv_text)}",
+                status="no-gpu",
+                source="nvidia-smi",
+                driver_version=None,
+                cuda_driver_version=None,
+                detail=f"{unusable}; {said}",
             )
-        status = nvml_status if nvml_status != "error" else smi_status
-        return DriverFacts(
-            status, "none", None, None, detail=f"{nvml_why}; nvidia-smi: {_first_line(csv_text)}"
-        )
+        return _unread(nvml_status if nvml_status != "error" else smi_status, f"{nvml_why}; {said}")
     xml_ok, xml_text = _run(smi, SMI_XML, timeout)
     try:
         facts = driver_from_smi(csv_text, xml_text if xml_ok else None)
     except ProbeOutputError as exc:
-        return DriverFacts("error", "none", None, None, detail=f"{nvml_why}; {exc}")
+        return _unread("error", f"{nvml_why}; {exc}")
     return dataclasses.replace(facts, detail=f"{unusable}; read through nvidia-smi")
 
 

@@ -20,6 +20,7 @@ from packaging.version import Version
 
 from envforge.cuda.catalog import CudaCatalog
 from envforge.cuda.needs import GpuNeeds
+from envforge.cuda.rows import ImageKind
 from envforge.errors import PlanError
 from envforge.image.decision import Decision
 from envforge.image.options import BuildOptions
@@ -79,7 +80,7 @@ def cuda_base(catalog: CudaCatalog, release: str, *, cudnn: bool) -> tuple[str, 
     """(nvidia/cuda:<tag>, why) for a release: runtime flavour, cuDNN when needed."""
     image = catalog.cuda_image(release)
     ubuntu = max(image.ubuntu, key=Version) if image and image.ubuntu else DEFAULT_UBUNTU
-    kind = "cudnn-runtime" if cudnn else "runtime"
+    kind: ImageKind = "cudnn-runtime" if cudnn else "runtime"
     if image is not None and (image.cudnn_tag or not cudnn):
         tag = image.tag(kind, ubuntu)
     else:

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from packaging.version import Version
 
 from envforge import safeio
-from envforge.cuda.catalog import CudaCatalog, arch_list_runs_on
+from envforge.cuda.catalog import CudaCatalog
+from envforge.cuda.versions import arch_list_runs_on
 from envforge.errors import InputError
 from envforge.image.gpu import newest_release
 from envforge.image.plan import APP_DIR, FALLBACK_COMMAND

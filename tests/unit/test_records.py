@@ -39,9 +39,28 @@ ATTRS: dict[str, Any] = {
         },
     },
 }
-H100 = GpuDevice(0, "NVIDIA H100 80GB HBM3", (9, 0), 85520809984, "GPU-1", False)
-DRIVER = DriverFacts("ok", "nvml", "580.159.04", "13.0", (H100, H100))
-NO_DRIVER = DriverFacts("no-driver", "none", None, None, detail="NVML Shared Library Not Found")
+H100 = GpuDevice(
+    index=0,
+    name="NVIDIA H100 80GB HBM3",
+    compute_capability=(9, 0),
+    memory_total_bytes=85520809984,
+    uuid="GPU-1",
+    mig_enabled=False,
+)
+DRIVER = DriverFacts(
+    status="ok",
+    source="nvml",
+    driver_version="580.159.04",
+    cuda_driver_version="13.0",
+    gpus=(H100, H100),
+)
+NO_DRIVER = DriverFacts(
+    status="no-driver",
+    source="none",
+    driver_version=None,
+    cuda_driver_version=None,
+    detail="NVML Shared Library Not Found",
+)
 STARTED = "2025-01-31T09:15:02.123Z"
 RECORD_TO = ("--record", "--runs-dir")  # `envforge run` options: record, into this folder
 

@@ -7,12 +7,10 @@ from typing import Any
 
 import pytest
 
-from envforge.cuda.catalog import (
-    CudaCatalog,
-    DriverVersion,
+from envforge.cuda.catalog import CudaCatalog, load_cuda_catalog
+from envforge.cuda.versions import (
     arch_list_runs_on,
     cuda_for_variant,
-    load_cuda_catalog,
     normalize_sm,
     parse_driver_version,
 )
@@ -31,7 +29,6 @@ VALID: dict[str, Any] = {
     ],
     "minor_version_compat": {
         "floors": [{"major": 12, "driver": "525.60.13", "source": "RN"}],
-        "limits": [{"text": "Some features are unavailable.", "source": "RN"}],
     },
     "architectures": [
         {"sm": "8.6", "family": "Ampere", "examples": ["A10"], "first_cuda": "11.1", "removed_in": None, "source": "CC"},
@@ -46,14 +43,12 @@ VALID: dict[str, Any] = {
     ],
     "index_arch_lists": [{"variant": "cu118", "arch_list": ["8.6"], "source": "BLD"}],
     "cuda_runtime_versions": {
-        "rule": "major.minor of the wheel is the CUDA major.minor",
         "releases": [{"wheel": "12.4.127", "cuda": "12.4.1", "source": "RN"}],
     },
-    "tensorflow": [{"tensorflow": "2.16.*, 2.17.*", "cuda": "12.3", "cudnn": "8.9.7", "source": "BLD"}],
     "cuda_images": {
         "cudnn_tags": [{"cuda": ">=12.4.1", "word": "cudnn", "source": "IMG"}],
         "ubuntu": [{"cuda": "12.5.1-12.9.1", "versions": ["22.04", "24.04"], "source": "IMG"}],
-        "releases": [{"cuda": "12.4.1", "cudnn": "9.1.0.70", "digest": None, "source": "IMG"}],
+        "releases": [{"cuda": "12.4.1", "cudnn": "9.1.0.70", "source": "IMG"}],
     },
 }  # fmt: skip
 
@@ -78,19 +73,15 @@ def shipped() -> CudaCatalog:
 
 
 def test_shipped_catalog_loads(shipped: CudaCatalog) -> None:
-    assert shipped.revision >= 1
-    assert shipped.updated == "2026-11-22"
     cudas = shipped.cudas()
     assert cudas[0] == "11.0" and cudas[-1] == "13.2"
     assert "12.7" not in cudas and "12.10" not in cudas  # numeric order, no CUDA 12.7
 
 
-def test_every_shipped_row_cites_a_known_source(shipped: CudaCatalog) -> None:
-    rows = shipped.row_sources()
-    assert len(rows) > 60
-    for section, source in rows:
-        assert source in shipped.sources, section
-    assert {s for _, s in rows} == set(shipped.sources)  # and no source is left unused
+def test_a_source_no_row_cites_is_refused() -> None:
+    data = valid()
+    data["sources"]["LOCK"] = "uv lock"
+    assert catalog_error(data) == "Source 'LOCK' in 'sources' is cited by no row"
 
 
 def test_shipped_toolkit_drivers(shipped: CudaCatalog) -> None:
@@ -124,7 +115,6 @@ def test_shipped_minor_version_compat(shipped: CudaCatalog) -> None:
     assert shipped.minor_compat_floor(12) == "525.60.13"
     assert shipped.minor_compat_floor(13) == "580"
     assert shipped.minor_compat_floor(10) is None
-    assert [limit.verified for limit in shipped.compat_limits] == [True, False]
 
 
 def test_shipped_architectures(shipped: CudaCatalog) -> None:
@@ -132,7 +122,6 @@ def test_shipped_architectures(shipped: CudaCatalog) -> None:
     assert (
         blackwell is not None and blackwell.first_cuda == "12.8" and blackwell.family == "Blackwell"
     )
-    assert blackwell.label == "sm_120"
     assert shipped.architecture("sm_120") == blackwell
     volta = shipped.architecture("7.0")
     assert volta is not None and volta.removed_in == "13.0" and volta.family == "Volta"
@@ -222,9 +211,9 @@ def test_torch_outside_every_row(shipped: CudaCatalog, version: str) -> None:
     assert shipped.torch_build(version) is None
 
 
-def test_torch_range_row_with_cudnn_range(shipped: CudaCatalog) -> None:
+def test_torch_range_row_without_a_cudnn_pin(shipped: CudaCatalog) -> None:
     build = shipped.torch_build("2.13.0")  # "2.12.1-2.14.1": 2.13 > 2.12 as versions
-    assert build is not None and build.cudnn is None and build.cudnn_range == ("9.20", "9.24")
+    assert build is not None and build.cudnn is None  # the reference gives only a range
     assert build.ptx and build.runs_on("12.1") is True and build.runs_on("7.0") is False
 
 
@@ -250,7 +239,6 @@ def test_torch_unverified_rows(shipped: CudaCatalog) -> None:
     # Its arch list was read from the wheel (no PTX); only its index variants are unknown.
     assert future.arch_list == ("7.5", "8.0", "8.6", "9.0", "10.0", "12.0")
     assert future.ptx is False
-    assert future.arch_source == "WHEEL"
 
 
 @pytest.mark.parametrize(
@@ -266,16 +254,6 @@ def test_cuda_for_runtime_wheel(shipped: CudaCatalog, wheel: str, cuda: str) -> 
 def test_cuda_for_runtime_wheel_rejects_garbage(shipped: CudaCatalog, wheel: str) -> None:
     with pytest.raises(ValueError):
         shipped.cuda_for_runtime_wheel(wheel)
-
-
-@pytest.mark.parametrize(
-    ("version", "expected"),
-    [("2.15.1", ("12.2", "8.9.4")), ("2.16.1", ("12.3", "8.9.7")), ("2.17.0", ("12.3", "8.9.7")),
-     ("2.18.1", ("12.5", "9.3.0")), ("2.18.0", None), ("2.14.0", None)],
-)  # fmt: skip
-def test_tensorflow(shipped: CudaCatalog, version: str, expected: tuple[str, str] | None) -> None:
-    build = shipped.tensorflow_build(version)
-    assert (build and (build.cuda, build.cudnn)) == expected
 
 
 def test_cuda_images(shipped: CudaCatalog) -> None:
@@ -295,9 +273,8 @@ def test_cuda_images(shipped: CudaCatalog) -> None:
     middle = shipped.cuda_image("12.6.3")
     assert middle is not None and middle.cudnn is None and middle.ubuntu is not None
     assert shipped.cuda_image("10.2.89") is None
-    assert all(r.digest is None for r in shipped.image_releases)  # no registry to read them from
     with pytest.raises(ValueError):
-        image.tag("slim", "22.04")
+        image.tag("slim", "22.04")  # type: ignore[arg-type]  # not an ImageKind
 
 
 # --- module helpers -------------------------------------------------------------------
@@ -308,8 +285,6 @@ def test_driver_versions_compare_as_numbers() -> None:
     assert parse_driver_version(" 570.26\n") == (570, 26)
     assert parse_driver_version("580.95.05") < parse_driver_version("580.159.04")
     assert parse_driver_version("580") <= parse_driver_version("580.65.06")
-    assert DriverVersion.parse("525.60.13") > DriverVersion.parse("525.60.11")
-    assert str(DriverVersion.parse("580.159.04")) == "580.159.04"
     for bad in ["55x", "", "580.", "5800.1", "580.65.06.1", "v580"]:
         with pytest.raises(ValueError):
             parse_driver_version(bad)
@@ -336,7 +311,6 @@ def test_small_catalog_lookups() -> None:
     assert catalog.torch_build("2.10.0") is not None
     assert catalog.torch_build("2.9.10") is None
     assert catalog.torch_build("2.2.0", "cu118").arch_list == ("8.6",)  # type: ignore[union-attr]
-    assert catalog.tensorflow_build("2.17.3") is not None
     assert catalog.cuda_for_runtime_wheel("12.4.127") == "12.4.1"
 
 
@@ -417,7 +391,7 @@ def test_unknown_source() -> None:
 def test_sm_without_source() -> None:
     data = valid()
     del data["architectures"][1]["source"]
-    assert catalog_error(data) == "Unknown source None in 'architectures[1].source'"
+    assert catalog_error(data) == "Missing 'architectures[1].source' in cuda.yaml"
 
 
 def test_duplicate_sm() -> None:
@@ -524,22 +498,15 @@ def test_overlapping_image_facts() -> None:
     )
 
 
-def test_bad_image_digest() -> None:
-    data = valid()
-    data["cuda_images"]["releases"][0]["digest"] = "sha256:short"
-    assert (
-        catalog_error(data) == "Invalid digest 'sha256:short' in 'cuda_images.releases[0].digest'"
-    )
-
-
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
         ("sources", {}, "CUDA catalog has no 'sources'"),
         ("toolkits", [], "CUDA catalog has no 'toolkits' rows"),
         ("architectures", None, "CUDA catalog has no 'architectures' rows"),
-        ("torch", "2.5.1", "CUDA catalog has no 'torch' rows"),
-        ("cuda_images", [], "CUDA catalog has no 'cuda_images' table"),
+        ("torch", "2.5.1", "Invalid 'torch' in cuda.yaml: expected an array, got '2.5.1'"),
+        ("cuda_images", [], "Invalid 'cuda_images' in cuda.yaml: expected a table, got []"),
+        ("cuda_runtime_versions", None, "Missing 'cuda_runtime_versions' in cuda.yaml"),
     ],
 )
 def test_missing_sections(key: str, value: Any, message: str) -> None:
@@ -551,4 +518,14 @@ def test_missing_sections(key: str, value: Any, message: str) -> None:
 def test_row_must_be_a_table() -> None:
     data = valid()
     data["architectures"][2] = "12.0"
-    assert catalog_error(data) == "'architectures[2]' must be a table"
+    assert catalog_error(data) == (
+        "Invalid 'architectures[2]' in cuda.yaml: expected a table, got '12.0'"
+    )
+
+
+def test_wrong_type_names_the_place() -> None:
+    data = valid()
+    data["torch"][1]["ptx"] = "yes"
+    assert catalog_error(data) == (
+        "Invalid 'torch[1].ptx' in cuda.yaml: expected true or false, got 'yes'"
+    )

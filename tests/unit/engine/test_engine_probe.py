@@ -24,7 +24,8 @@ from envforge.engine.probe import (
     find_cdi_specs,
     probe_engine,
 )
-from envforge.host.facts import EngineFacts, HostFacts, HostFactsError
+from envforge.errors import HostFactsError
+from envforge.host.facts import EngineFacts, HostFacts
 from envforge.host.nvidia import driver_from_nvml
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -100,11 +101,19 @@ def test_info_missing_keys() -> None:
 @pytest.mark.parametrize(
     ("facts", "capable"),
     [
-        (EngineFacts(True, SOCKET), False),
-        (EngineFacts(True, SOCKET, nvidia_hook_on_path=True), True),
-        (EngineFacts(True, SOCKET, cdi_specs=("/etc/cdi/x.yaml",), cdi_kinds=("x.com/y",)), False),
-        (EngineFacts(True, SOCKET, cdi_kinds=("nvidia.com/gpu",)), True),
-        (EngineFacts(False, SOCKET, runtimes=("nvidia",)), True),
+        (EngineFacts(reachable=True, where=SOCKET), False),
+        (EngineFacts(reachable=True, where=SOCKET, nvidia_hook_on_path=True), True),
+        (
+            EngineFacts(
+                reachable=True,
+                where=SOCKET,
+                cdi_specs=("/etc/cdi/x.yaml",),
+                cdi_kinds=("x.com/y",),
+            ),
+            False,
+        ),
+        (EngineFacts(reachable=True, where=SOCKET, cdi_kinds=("nvidia.com/gpu",)), True),
+        (EngineFacts(reachable=False, where=SOCKET, runtimes=("nvidia",)), True),
     ],
 )
 def test_gpu_capable(facts: EngineFacts, capable: bool) -> None:

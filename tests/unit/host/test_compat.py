@@ -13,7 +13,7 @@ import pytest
 from envforge.cuda.catalog import CudaCatalog, load_cuda_catalog
 from envforge.cuda.needs import FrameworkNeed, GpuNeeds, infer_needs
 from envforge.host.compat import Finding, host_findings, project_findings, verdict
-from envforge.host.facts import DriverFacts, EngineFacts, GpuDevice, HostFacts
+from envforge.host.facts import DriverFacts, DriverStatus, EngineFacts, GpuDevice, HostFacts
 from envforge.host.nvidia import driver_from_nvml
 from envforge.project.installset import Target, installed_packages
 from envforge.project.lockfile import Lock
@@ -83,7 +83,14 @@ GPUS = {
 def gpu(sm: str, *, index: int = 0, mig: bool | None = False) -> GpuDevice:
     name, gib = GPUS[sm]
     major, minor = sm.split(".")
-    return GpuDevice(index, name, (int(major), int(minor)), gib << 30, f"GPU-{index}", mig)
+    return GpuDevice(
+        index=index,
+        name=name,
+        compute_capability=(int(major), int(minor)),
+        memory_total_bytes=gib << 30,
+        uuid=f"GPU-{index}",
+        mig_enabled=mig,
+    )
 
 
 TOOLKIT_ENGINE = EngineFacts(
@@ -104,12 +111,22 @@ def host(
     gpus: tuple[GpuDevice, ...] = (gpu("9.0"),),
     engine: EngineFacts = TOOLKIT_ENGINE,
 ) -> HostFacts:
-    return HostFacts(DriverFacts("ok", "nvml", driver, api, gpus), engine)
+    return HostFacts(
+        driver=DriverFacts(
+            status="ok", source="nvml", driver_version=driver, cuda_driver_version=api, gpus=gpus
+        ),
+        engine=engine,
+    )
 
 
-def no_driver(status: str = "no-driver", engine: EngineFacts = TOOLKIT_ENGINE) -> HostFacts:
+def no_driver(
+    status: DriverStatus = "no-driver", engine: EngineFacts = TOOLKIT_ENGINE
+) -> HostFacts:
     detail = {"no-driver": "NVML Shared Library Not Found"}.get(status)
-    return HostFacts(DriverFacts(status, "none", None, None, (), detail), engine)
+    driver = DriverFacts(
+        status=status, source="none", driver_version=None, cuda_driver_version=None, detail=detail
+    )
+    return HostFacts(driver=driver, engine=engine)
 
 
 def check(findings: list[Finding], name: str) -> Finding:
@@ -339,7 +356,14 @@ def test_an_unknown_arch_list_warns(catalog: CudaCatalog) -> None:
 
 
 def test_a_gpu_without_a_compute_capability_warns(catalog: CudaCatalog) -> None:
-    blind = GpuDevice(0, "NVIDIA H100 80GB HBM3", None, None, None, None)
+    blind = GpuDevice(
+        index=0,
+        name="NVIDIA H100 80GB HBM3",
+        compute_capability=None,
+        memory_total_bytes=None,
+        uuid=None,
+        mig_enabled=None,
+    )
     found = arch_on(needs("12.4.1", catalog=catalog), blind, catalog)
     assert found.level == "warn"
     assert "compute capability unknown" in found.what
@@ -388,14 +412,20 @@ def test_an_engine_without_the_toolkit_on_a_gpu_host(catalog: CudaCatalog) -> No
     [
         TOOLKIT_ENGINE,
         EngineFacts(
-            True,
-            SOCKET,
-            "27.3.1",
-            ("runc",),
+            reachable=True,
+            where=SOCKET,
+            version="27.3.1",
+            runtimes=("runc",),
             cdi_specs=("/etc/cdi/nvidia.yaml",),
             cdi_kinds=("nvidia.com/gpu",),
         ),
-        EngineFacts(True, SOCKET, "27.3.1", ("runc",), nvidia_hook_on_path=True),
+        EngineFacts(
+            reachable=True,
+            where=SOCKET,
+            version="27.3.1",
+            runtimes=("runc",),
+            nvidia_hook_on_path=True,
+        ),
     ],
     ids=["nvidia-runtime", "cdi", "hook"],
 )
@@ -482,7 +512,8 @@ def test_the_project_finding_carries_the_evidence(catalog: CudaCatalog) -> None:
 def h100() -> HostFacts:
     driver = driver_from_nvml(json.loads(H100_NVML.read_text("utf-8")))
     # That host has no Docker engine (see the fixture's README).
-    return HostFacts(driver, EngineFacts(reachable=False, where=SOCKET, detail="no such file"))
+    engine = EngineFacts(reachable=False, where=SOCKET, detail="no such file")
+    return HostFacts(driver=driver, engine=engine)
 
 
 def gpu_torch_needs(python: str, catalog: CudaCatalog) -> GpuNeeds:
@@ -565,11 +596,11 @@ def test_gpu_torch_as_a_gpu_run_on_the_h100_is_not_refused_by_the_rules(
     ],
 )
 def test_verdict_is_the_worst_level(levels: tuple[str, ...], expected: str) -> None:
-    assert verdict([Finding(level, "driver", "x") for level in levels]) == expected
+    assert verdict([Finding(level=level, check="driver", what="x") for level in levels]) == expected
 
 
 def test_finding_to_dict_has_a_stable_shape() -> None:
-    found = Finding("warn", "mig", "what", "why", "fix")
+    found = Finding(level="warn", check="mig", what="what", why="why", fix="fix")
     assert found.to_dict() == {
         "level": "warn",
         "check": "mig",

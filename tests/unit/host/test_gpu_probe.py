@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pynvml
 import pytest
 
+from envforge.errors import ProbeOutputError
 from envforge.host import nvidia as gpu_probe
 from envforge.host.facts import DRIVER_STATUSES, DriverFacts, GpuDevice
 from envforge.host.nvidia import (
-    ProbeOutputError,
     cuda_version_from_int,
-    cuda_version_from_smi_text,
-    cuda_version_from_smi_xml,
     driver_from_nvml,
     driver_from_smi,
     driver_from_smi_csv,
@@ -37,6 +37,24 @@ H100 = Path(__file__).resolve().parents[2] / "fixtures" / "gpu" / "h100-driver58
 UUID = "GPU-3291a77b-57cd-f039-3078-1914ff26eb38"
 NAME = "NVIDIA H100 80GB HBM3"
 MIB = 1 << 20
+
+
+def device(
+    index: int,
+    name: str,
+    cc: tuple[int, int] | None,
+    mem: int | None,
+    uuid: str | None,
+    mig: bool | None,
+) -> GpuDevice:
+    return GpuDevice(
+        index=index,
+        name=name,
+        compute_capability=cc,
+        memory_total_bytes=mem,
+        uuid=uuid,
+        mig_enabled=mig,
+    )
 
 
 def fixture(name: str) -> str:
@@ -80,7 +98,7 @@ def test_csv_fixture() -> None:
     assert facts.driver_version == "580.159.04"
     assert facts.cuda_driver_version == "13.0"
     (gpu,) = facts.gpus
-    assert gpu == GpuDevice(0, NAME, (9, 0), 81559 * MIB, UUID, None)  # no MIG column
+    assert gpu == device(0, NAME, (9, 0), 81559 * MIB, UUID, None)  # no MIG column
 
 
 def test_csv_without_cuda_version() -> None:
@@ -101,21 +119,16 @@ def test_xml_fixture() -> None:
         source="nvidia-smi",
         driver_version="580.159.04",
         cuda_driver_version="13.0",
-        gpus=(GpuDevice(0, NAME, None, 81559 * MIB, UUID, False),),  # no compute capability
+        gpus=(device(0, NAME, None, 81559 * MIB, UUID, False),),  # no compute capability
     )
     assert facts.gpus[0].sm is None
-
-
-def test_cuda_version_from_xml_and_banner() -> None:
-    assert cuda_version_from_smi_xml(fixture("nvidia-smi-q.xml")) == "13.0"
-    assert cuda_version_from_smi_text(fixture("nvidia-smi.txt")) == "13.0"
 
 
 def test_csv_and_xml_combined_as_the_fallback_reads_them() -> None:
     facts = driver_from_smi(fixture("query.csv"), fixture("nvidia-smi-q.xml"))
     assert facts.cuda_driver_version == "13.0"
     # compute capability from the CSV, MIG mode from the XML
-    assert facts.gpus == (GpuDevice(0, NAME, (9, 0), 81559 * MIB, UUID, False),)
+    assert facts.gpus == (device(0, NAME, (9, 0), 81559 * MIB, UUID, False),)
     assert driver_from_smi(fixture("query.csv")).cuda_driver_version is None
 
 
@@ -163,8 +176,8 @@ def test_csv_unknown_values_and_extra_columns() -> None:
     )
     facts = driver_from_smi_csv(text, "12.4")
     assert facts.gpus == (
-        GpuDevice(0, "NVIDIA A100-SXM4-40GB", (8, 0), 40960 * MIB, "GPU-a", True),
-        GpuDevice(1, "Some GPU", None, None, None, None),
+        device(0, "NVIDIA A100-SXM4-40GB", (8, 0), 40960 * MIB, "GPU-a", True),
+        device(1, "Some GPU", None, None, None, None),
     )
 
 
@@ -185,10 +198,6 @@ def test_bad_xml_is_an_output_error(text: str) -> None:
         driver_from_smi_xml(text)
 
 
-def test_banner_without_cuda() -> None:
-    assert cuda_version_from_smi_text("NVIDIA-SMI 580.159.04  Driver Version: 580.159.04") is None
-
-
 def test_nvml_mig_enabled_and_unsupported_fields() -> None:
     raw = nvml_raw()
     raw["gpus"].append(
@@ -197,7 +206,7 @@ def test_nvml_mig_enabled_and_unsupported_fields() -> None:
     raw["gpus"][0]["mig"] = [1, 1]
     facts = driver_from_nvml(raw)
     assert facts.gpus[0].mig_enabled is True
-    assert facts.gpus[1] == GpuDevice(1, "NVIDIA GeForce RTX 5090", None, None, None, None)
+    assert facts.gpus[1] == device(1, "NVIDIA GeForce RTX 5090", None, None, None, None)
     assert facts.gpus[1].sm is None
 
 
@@ -255,15 +264,12 @@ def fake_nvml(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         "nvmlShutdown": lambda: calls.append("shutdown"),
         "nvmlSystemGetDriverVersion": lambda: b"580.159.04",
         "nvmlSystemGetCudaDriverVersion": lambda: 13000,
-        "nvmlSystemGetCudaDriverVersion_v2": lambda: 13000,
-        "nvmlSystemGetNVMLVersion": lambda: "13.580.159.04",
         "nvmlDeviceGetCount": lambda: 1,
         "nvmlDeviceGetHandleByIndex": lambda i: f"handle{i}",
         "nvmlDeviceGetName": lambda h: b"NVIDIA H100 80GB HBM3",
         "nvmlDeviceGetCudaComputeCapability": lambda h: (9, 0),
         "nvmlDeviceGetMemoryInfo": lambda h: FakeMemory(),
         "nvmlDeviceGetUUID": lambda h: UUID,
-        "nvmlDeviceGetArchitecture": lambda h: 9,
         "nvmlDeviceGetMigMode": lambda h: [0, 0],
     }
     for name, answer in answers.items():
@@ -279,7 +285,13 @@ def raiser(code: int) -> Any:
 
 
 def test_read_nvml_collects_the_shape_of_the_fixture(fake_nvml: list[str]) -> None:
-    assert read_nvml() == nvml_raw()
+    # The fixture also holds what the H100 host said that envforge does not read.
+    raw = nvml_raw()
+    read = ("driver", "cuda_driver_version_int", "gpus")
+    gpu_keys = ("name", "cc", "mem", "uuid", "mig")
+    expected = {key: raw[key] for key in read}
+    expected["gpus"] = [{key: gpu[key] for key in gpu_keys} for gpu in raw["gpus"]]
+    assert read_nvml() == expected
     assert fake_nvml == ["init", "shutdown"]
 
 
@@ -327,7 +339,13 @@ def test_nvml_errors_without_nvidia_smi(
     assert type(error) is not pynvml.NVMLError  # pynvml hands back its subclass
     monkeypatch.setattr(pynvml, "nvmlInit", raiser(code))
     monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi
-    assert probe_driver() == DriverFacts(status, "none", None, None, detail=str(error))
+    assert probe_driver() == DriverFacts(
+        status=status,
+        source="none",
+        driver_version=None,
+        cuda_driver_version=None,
+        detail=str(error),
+    )
 
 
 def fake_smi(folder: Path, body: str) -> None:
@@ -354,7 +372,7 @@ def test_fallback_to_nvidia_smi(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     facts = probe_driver()
     assert (facts.status, facts.source) == ("ok", "nvidia-smi")
     assert (facts.driver_version, facts.cuda_driver_version) == ("580.159.04", "13.0")
-    assert facts.gpus == (GpuDevice(0, NAME, (9, 0), 81559 * MIB, UUID, False),)
+    assert facts.gpus == (device(0, NAME, (9, 0), 81559 * MIB, UUID, False),)
     assert facts.detail is not None
     assert "NVML unusable (no-driver: NVML Shared Library Not Found)" in facts.detail
 
@@ -399,7 +417,13 @@ def test_probe_on_a_host_without_a_driver(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("PATH", str(tmp_path))
     facts = probe_driver()
     assert facts.status in DRIVER_STATUSES
-    assert facts == DriverFacts("no-driver", "none", None, None, detail=NO_DRIVER_DETAIL)
+    assert facts == DriverFacts(
+        status="no-driver",
+        source="none",
+        driver_version=None,
+        cuda_driver_version=None,
+        detail=NO_DRIVER_DETAIL,
+    )
     assert facts == no_gpu_driver()  # what the isolated host's probe answers
 
 
@@ -418,3 +442,17 @@ def test_the_fake_nvidia_smi_replays_the_h100(monkeypatch: pytest.MonkeyPatch) -
         (g.name, g.compute_capability, g.uuid) for g in nvml.gpus
     ]
     assert facts.gpus[0].memory_total_bytes == 81559 * MIB  # nvidia-smi rounds to MiB
+
+
+def test_a_cpu_plan_never_loads_nvml() -> None:
+    """The host's GPU can only choose between CPU and CUDA torch extras: a CPU project's
+    plan skips the probe, and NVML's import with it (hundreds of ms at every start)."""
+    project = Path(__file__).resolve().parents[3] / "examples" / "cpu-sklearn"
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from envforge.image.plan import BuildOptions\n"
+        "from envforge.pipeline import plan_project\n"
+        f"plan_project(Path({str(project)!r}), BuildOptions())\n"
+        "assert 'pynvml' not in sys.modules, 'pynvml imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
