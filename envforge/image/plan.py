@@ -20,6 +20,7 @@ from envforge.cuda.needs import GpuNeeds
 from envforge.errors import InvalidProjectError, LockError, PlanError
 from envforge.image.bases import PYTHON_REGISTRY, Catalog, PythonImage
 from envforge.image.gpu import GpuPlan, plan_gpu
+from envforge.labels import ImageLabels
 from envforge.project.context import CODE_FOLDER_NAMES, DEFAULT_IGNORES
 from envforge.project.facts import ProjectFacts
 from envforge.project.installset import Target
@@ -40,7 +41,6 @@ APP_USER = "app"
 APP_UID = 10001
 CA_IN_CONTEXT = ".envforge/ca-bundle.crt"
 MANAGED_PYTHON = "/opt/python"
-LABEL_PREFIX = "dev.envforge"
 
 
 @dataclass(frozen=True)
@@ -1219,24 +1219,19 @@ def _labels(
     extras: tuple[str, ...],
     groups: tuple[str, ...],
 ) -> dict[str, str]:
-    oci = "org.opencontainers.image"
-    labels = {f"{oci}.title": project.name}
-    if project.version:
-        labels[f"{oci}.version"] = project.version
-    if project.description:
-        labels[f"{oci}.description"] = validate.summary(project.description)[0]
-    source = validate.source_url(facts.git_source)
-    if source:
-        labels[f"{oci}.source"] = source
-    labels[f"{oci}.base.name"] = base_name
-    if base_digest:
-        labels[f"{oci}.base.digest"] = base_digest
-    labels[f"{LABEL_PREFIX}.version"] = __version__
-    labels[f"{LABEL_PREFIX}.lock-hash"] = facts.lock_hash
-    labels[f"{LABEL_PREFIX}.python"] = python
-    labels[f"{LABEL_PREFIX}.extras"] = ",".join(extras)
-    labels[f"{LABEL_PREFIX}.groups"] = ",".join(groups)
-    return labels
+    return ImageLabels(
+        title=project.name,
+        version=project.version or None,
+        description=validate.summary(project.description)[0] if project.description else None,
+        source=validate.source_url(facts.git_source) or None,
+        base_name=base_name,
+        base_digest=base_digest or None,
+        envforge_version=__version__,
+        lock_hash=facts.lock_hash,
+        python=python,
+        extras=extras,
+        groups=groups,
+    ).to_labels()
 
 
 def _shell_join(argv: tuple[str, ...]) -> str:
