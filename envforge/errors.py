@@ -133,6 +133,15 @@ class RunError(EnvforgeError):
         )
 
 
+class SmokeCheckError(EnvforgeError):
+    """The image was built but does not start. Exit 1; the image is kept."""
+
+    def __init__(self, image: str, summary: str, log_tail: list[str], hint: str) -> None:
+        self.image = image
+        self.log_tail = log_tail
+        super().__init__(f"the image was built but does not start: {summary}", hint=hint)
+
+
 class LabelError(InputError):
     """An image label envforge reads holds a value it never writes: the image's labels
     were edited, and a check that trusted them would mislead."""

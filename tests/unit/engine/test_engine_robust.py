@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from envforge.engine import build
 from envforge.engine import client as engine
 from envforge.errors import BuildError, EngineError, InputError, RunError
 
@@ -97,20 +98,20 @@ def test_the_timeout_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_log_line_that_is_not_a_table_is_a_build_error() -> None:
-    progress = engine._BuildProgress()
+    progress = build._BuildProgress()
     with pytest.raises(BuildError, match="cannot read"):
-        engine._consume([1, 2], progress, lambda line: None)  # type: ignore[arg-type]
+        build._consume([1, 2], progress, lambda line: None)  # type: ignore[arg-type]
 
 
 def test_an_error_detail_that_is_not_a_table() -> None:
-    progress = engine._BuildProgress()
+    progress = build._BuildProgress()
     with pytest.raises(BuildError, match="boom"):
-        engine._consume({"error": "boom", "errorDetail": "x"}, progress, lambda line: None)
+        build._consume({"error": "boom", "errorDetail": "x"}, progress, lambda line: None)
 
 
 def test_an_aux_id_that_is_not_a_string_is_no_image() -> None:
-    progress = engine._BuildProgress()
-    assert engine._consume({"aux": {"ID": 5}}, progress, lambda line: None) is None
+    progress = build._BuildProgress()
+    assert build._consume({"aux": {"ID": 5}}, progress, lambda line: None) is None
 
 
 class Image:
