@@ -137,3 +137,27 @@ def test_the_readers_refuse_an_edited_label() -> None:
         True,
         "9.8.0",
     )
+
+
+@pytest.mark.parametrize("example", ["cpu-sklearn", "gpu-torch"])
+def test_a_plan_writes_what_the_readers_read(example: str) -> None:
+    # The writer (the planner) and the readers share the format: nothing lost between them.
+    from envforge.image.plan import BuildOptions
+    from tests.conftest import EXAMPLES
+    from tests.unit.helpers import plan_for
+
+    plan = plan_for(EXAMPLES / example, BuildOptions(host_gpu=False))
+    read = ImageLabels.from_labels(plan.labels)
+    assert read.to_labels() == plan.labels
+    assert (read.title, read.python, read.extras, read.groups) == (
+        plan.project.name,
+        plan.python,
+        plan.extras,
+        plan.groups,
+    )
+    if example == "gpu-torch":
+        assert (read.cuda, read.arch_list, read.ptx) == (
+            plan.gpu.cuda,
+            plan.gpu.needs.arch_list,
+            plan.gpu.needs.ptx,
+        )
