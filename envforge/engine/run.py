@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
     from envforge.host.gate import GpuRequest
 
+# After a probe is killed at its timeout: how long its output may take to end. The call
+# returns then even if the engine never closes the stream (the reader thread is a daemon).
+KILL_GRACE_S = 5.0
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -197,7 +201,7 @@ def run_captured(
         if reader.is_alive():
             with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
                 container.kill()
-            reader.join(5)
+            reader.join(KILL_GRACE_S)
             raise RunError(image, f"timed out after {timeout:g} s")
         if failure:
             raise failure[0]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from envforge.engine import build
+from envforge.engine import build, run
 from envforge.engine import client as engine
 from envforge.errors import BuildError, EngineError, InputError, RunError
 
@@ -63,6 +63,21 @@ def test_run_captured_timeout_bounds_the_whole_run() -> None:
     assert time.monotonic() - start < 5
     assert client.container.killed.is_set()
     assert client.container.removed
+
+
+def test_run_captured_returns_when_the_stream_outlives_the_kill(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An engine that kills the container but never closes its output stream.
+    monkeypatch.setattr(run, "KILL_GRACE_S", 0.2)
+    client = HangingClient()
+    client.container.kill = lambda: None  # type: ignore[method-assign]
+    start = time.monotonic()
+    with pytest.raises(RunError, match=r"timed out after 0\.5 s"):
+        engine.run_captured(client, "img", ["-c", "x"], entrypoint=["python"], timeout=0.5)  # type: ignore[arg-type]
+    assert time.monotonic() - start < 2
+    assert client.container.removed
+    client.container.killed.set()  # let the reader thread end
 
 
 def test_run_captured_passes_the_user() -> None:
