@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from envforge import labels as keys
 from envforge.cuda.catalog import CudaCatalog, load_cuda_catalog
 from envforge.cuda.needs import GpuNeeds
 from envforge.host.compat import Finding, host_findings, project_findings, verdict
 from envforge.host.facts import HostFacts
+from envforge.labels import ImageLabels
 
 if TYPE_CHECKING:
     from envforge.image.plan import BuildOptions, Plan
@@ -118,10 +120,11 @@ def needs_from_image_config(
     labels: Mapping[str, str], env: Mapping[str, str], catalog: CudaCatalog
 ) -> GpuNeeds:
     """An image's needs from envforge's labels, or from NVIDIA's variables for foreign images."""
+    image = ImageLabels.from_labels(labels)
     evidence: list[str] = []
-    cuda = labels.get("dev.envforge.cuda") or None
+    cuda = image.cuda or None
     if cuda:
-        evidence.append(f"label dev.envforge.cuda={cuda}")
+        evidence.append(f"label {keys.CUDA}={cuda}")
     elif env.get("CUDA_VERSION"):
         cuda = env["CUDA_VERSION"]
         evidence.append(f"CUDA_VERSION={cuda}")
@@ -130,8 +133,7 @@ def needs_from_image_config(
         evidence.append(f"NVIDIA_REQUIRE_CUDA has cuda>={cuda}")
     if not cuda:
         return GpuNeeds()
-    archs = labels.get("dev.envforge.arch-list")
-    arch_list = tuple(a for a in archs.replace("+PTX", "").split(",") if a) if archs else None
+    arch_list = image.arch_list or None  # an empty list says nothing about the GPUs it runs on
     major = int(cuda.split(".")[0])
     from envforge.cuda.needs import FrameworkNeed
 
@@ -142,12 +144,12 @@ def needs_from_image_config(
             ),
         ),
         cuda=cuda,
-        cudnn=labels.get("dev.envforge.cudnn") or env.get("NV_CUDNN_VERSION") or None,
-        runtime_from="wheels" if labels.get("dev.envforge.cuda") else "system",
+        cudnn=image.cudnn or env.get("NV_CUDNN_VERSION") or None,
+        runtime_from="wheels" if image.cuda else "system",
         driver_floor=catalog.minor_compat_floor(major),
         driver_toolkit=catalog.toolkit_driver(cuda),
         arch_list=arch_list,
-        ptx=bool(archs and "+PTX" in archs),
+        ptx=image.ptx and arch_list is not None,
     )
 
 

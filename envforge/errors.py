@@ -159,3 +159,44 @@ class RunError(EnvforgeError):
             f"Cannot run '{image}': {reason}",
             hint="Check the image and the Docker engine (docker info), then retry.",
         )
+
+
+class SmokeCheckError(EnvforgeError):
+    """The image was built but does not start. Exit 1; the image is kept."""
+
+    def __init__(self, image: str, summary: str, log_tail: list[str], hint: str) -> None:
+        self.image = image
+        self.log_tail = log_tail
+        super().__init__(f"the image was built but does not start: {summary}", hint=hint)
+
+
+class LabelError(InputError):
+    """An image label envforge reads holds a value it never writes: the image's labels
+    were edited, and a check that trusted them would mislead."""
+
+    def __init__(self, key: str, value: str, expected: str) -> None:
+        self.key = key
+        super().__init__(
+            f"The image's label {key}={value[:80]!r} is not {expected}",
+            hint="Rebuild the image with 'envforge build', or fix the label.",
+        )
+
+
+class NotEnvforgeImageError(InputError):
+    """The image has no envforge labels: what it was built from cannot be known."""
+
+    def __init__(self, image: str, label: str) -> None:
+        super().__init__(
+            f"Image '{image}' was not built by envforge: it has no '{label}' label, "
+            "so its lock, extras and groups are unknown",
+            hint="Build it with 'envforge build' (or 'docker build' on envforge's Dockerfile), "
+            "then verify that image.",
+        )
+
+
+class ImageInspectionError(InputError):
+    """The image's Python could not report what it holds (no Python in it, say)."""
+
+
+class RecordError(EnvforgeError):
+    """The run's record could not be written."""

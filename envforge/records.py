@@ -56,24 +56,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envforge import __version__, validate
-from envforge.errors import EnvforgeError, InputError
+from envforge.errors import EnvforgeError, InputError, RecordError
 from envforge.host.facts import DriverFacts
+from envforge.labels import ImageLabels
 
 if TYPE_CHECKING:
     from envforge.engine.client import RunSpec
 
 SCHEMA = 1
 DEFAULT_DIR = Path(".envforge/runs")
-LOCK_HASH_LABEL = "dev.envforge.lock-hash"
-TITLE_LABEL = "org.opencontainers.image.title"
-VERSION_LABEL = "org.opencontainers.image.version"
 COLUMNS = ("STARTED", "EXIT", "DURATION", "IMAGE", "COMMIT", "GPU")
 _NAME_RE = re.compile(r"[^a-z0-9._-]+")
 _IMAGE_ID_RE = re.compile(r"^(sha256:)?[0-9a-f]{12,64}\Z")
-
-
-class RecordError(EnvforgeError):
-    """The run's record could not be written."""
 
 
 @dataclass
@@ -145,7 +139,7 @@ def build_record(
 ) -> dict[str, Any]:
     """The record (schema 1) from the facts gathered around a run."""
     config = image_attrs.get("Config") or {}
-    labels = config.get("Labels") or {}
+    labels = _labels(image_attrs)
     digests = image_attrs.get("RepoDigests") or []
     return {
         "schema": SCHEMA,
@@ -155,10 +149,10 @@ def build_record(
             "id": image_attrs.get("Id"),
             "digest": digests[0] if digests else None,
         },
-        "lock_hash": labels.get(LOCK_HASH_LABEL) or None,
+        "lock_hash": labels.lock_hash or None,
         "project": {
-            "name": labels.get(TITLE_LABEL) or None,
-            "version": labels.get(VERSION_LABEL) or None,
+            "name": labels.title or None,
+            "version": labels.version or None,
         },
         "git": git_state(git_revision),
         "command": command_of(spec.entrypoint, spec.args, config),
@@ -169,6 +163,10 @@ def build_record(
         "exit_code": exit_code,
         "error": error,
     }
+
+
+def _labels(image_attrs: Mapping[str, Any]) -> ImageLabels:
+    return ImageLabels.from_labels((image_attrs.get("Config") or {}).get("Labels") or {})
 
 
 def utc_iso(moment: datetime) -> str:
@@ -428,6 +426,7 @@ def recording(
             hint="Record into a folder you can write to (--runs-dir).",
         ) from None
     image_attrs: Mapping[str, Any] = image.attrs
+    _labels(image_attrs)  # a label that cannot be read is refused now, not after the run
     revision = git_revision(_git_folder(target))
     driver = _driver(host_facts)
 

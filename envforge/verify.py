@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from envforge.errors import InputError, RunError
-from envforge.image.plan import LABEL_PREFIX
+from envforge import labels as keys
+from envforge.errors import ImageInspectionError, NotEnvforgeImageError, RunError
+from envforge.labels import ImageLabels
 from envforge.project.installset import Target, installed_packages
 from envforge.project.lockfile import Lock
 
@@ -38,11 +39,6 @@ if TYPE_CHECKING:
     import docker
 
     from envforge.project.pyproject import Project
-
-LOCK_HASH_LABEL = f"{LABEL_PREFIX}.lock-hash"
-PYTHON_LABEL = f"{LABEL_PREFIX}.python"
-EXTRAS_LABEL = f"{LABEL_PREFIX}.extras"
-GROUPS_LABEL = f"{LABEL_PREFIX}.groups"
 
 # Printed before the JSON so that anything else a start-up hook writes cannot be mistaken for it.
 _MARK = "envforge-verify:"
@@ -63,22 +59,6 @@ print({_MARK!r} + json.dumps({{
     "distributions": out,
 }}))
 """
-
-
-class NotEnvforgeImageError(InputError):
-    """The image has no envforge labels: what it was built from cannot be known."""
-
-    def __init__(self, image: str) -> None:
-        super().__init__(
-            f"Image '{image}' was not built by envforge: it has no '{LOCK_HASH_LABEL}' label, "
-            "so its lock, extras and groups are unknown",
-            hint="Build it with 'envforge build' (or 'docker build' on envforge's Dockerfile), "
-            "then verify that image.",
-        )
-
-
-class ImageInspectionError(InputError):
-    """The image's Python could not report what it holds (no Python in it, say)."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -224,10 +204,6 @@ def render_diff(diff: Diff) -> str:
     return "\n".join(text for _, text in sorted(lines))
 
 
-def split_label(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
-
-
 @dataclass(frozen=True)
 class Verdict:
     image: str
@@ -273,14 +249,15 @@ def judge(
     project: Project,
 ) -> Verdict:
     """Pure: the whole verdict from the image's labels and probe, and the project's lock."""
-    extras, groups = split_label(labels.get(EXTRAS_LABEL)), split_label(labels.get(GROUPS_LABEL))
+    image_labels = ImageLabels.from_labels(labels)
+    extras, groups = image_labels.extras or (), image_labels.groups or ()
     expected = expected_packages(lock, facts.target, extras, groups, project)
     installed, twice = facts.installed()
     problems = []
-    label_hash = labels.get(LOCK_HASH_LABEL, "")
+    label_hash = image_labels.lock_hash or ""
     if label_hash != lock_bytes_hash:
         problems.append(f"! lock hash  image label {label_hash}, uv.lock {lock_bytes_hash}")
-    label_python = labels.get(PYTHON_LABEL)
+    label_python = image_labels.python
     if label_python and not _same_minor(label_python, facts.python):
         problems.append(f"! python     image label {label_python}, image's Python {facts.python}")
     return Verdict(
@@ -354,8 +331,8 @@ def verify_command(
     client = client if client is not None else engine.connect()
     found = engine.get_image(client, image)
     labels: Mapping[str, str] = found.labels or {}
-    if LOCK_HASH_LABEL not in labels:
-        raise NotEnvforgeImageError(image)
+    if keys.LOCK_HASH not in labels:
+        raise NotEnvforgeImageError(image, keys.LOCK_HASH)
     facts = probe_image(client, image)
     if not facts.in_venv:
         raise ImageInspectionError(

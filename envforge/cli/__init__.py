@@ -483,6 +483,7 @@ def build(
         buildargs=_build_args(the_plan, loaded.facts.revision or revision.result()),
         extra_files=extra_files,
         nocache=no_cache,
+        out=lambda line: print(line, flush=True),
     )
     _out(f"built     {built.tag}")
     typer.echo(f"id        {built.id}")

@@ -122,7 +122,7 @@ def probe_engine(
     The toolkit probes read this machine; with a remote DOCKER_HOST they say nothing about
     the engine's host.
     """
-    from envforge.engine.client import connect, connect_timeout, docker_host
+    from envforge.engine.connect import connect, connect_timeout, docker_host
 
     where = docker_host()
     specs, kinds = find_cdi_specs(cdi_dirs)

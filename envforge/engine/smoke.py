@@ -16,7 +16,7 @@ program itself, that:
 What to check is handed to the probe as one JSON argument (never put into its code), so
 no name can change what the probe does. The probe prints one JSON line after a marker;
 `parse_report` reads it back. `hint_for` maps a known failure (a missing shared library, a
-missing program such as git) to the [tool.envforge] setting that fixes it.
+missing program such as git) to the [tool.envforge] setting that fixes it (engine/hints.py).
 
 Pure except `run_check`, which starts the container through envforge.engine.client.
 """
@@ -26,10 +26,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import KW_ONLY, dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
-from envforge.errors import EnvforgeError, RunError
+from envforge.engine.hints import hint_for
+from envforge.errors import RunError, SmokeCheckError
 from envforge.image.plan import VENV, Plan
 from envforge.validate import one_line
 
@@ -154,15 +155,6 @@ NO_PYTHON = (
 )
 
 
-class SmokeCheckError(EnvforgeError):
-    """The image was built but does not start. Exit 1; the image is kept."""
-
-    def __init__(self, image: str, summary: str, log_tail: list[str], hint: str) -> None:
-        self.image = image
-        self.log_tail = log_tail
-        super().__init__(f"the image was built but does not start: {summary}", hint=hint)
-
-
 # ---------------------------------------------------------------------------------------
 # What to check, from the plan.
 
@@ -248,11 +240,23 @@ def probe_command(spec: ProbeSpec) -> list[str]:
 # What the probe said.
 
 
+CheckKind = Literal["dist", "import", "script", "module", "file", "program"]
+_KIND_LABELS: Mapping[CheckKind, str] = {
+    "dist": "distribution",
+    "import": "imports",
+    "script": "console script",
+    "module": "python -m",
+    "file": "script",
+    "program": "command",
+}
+
+
 @dataclass(frozen=True)
 class Check:
-    kind: str  # "dist", "import", "script", "module", "file", "program"
+    kind: CheckKind
     name: str
     ok: bool
+    _: KW_ONLY
     error: str = ""  # "ImportError: ...", the whole message
     traceback: str = ""  # the end of the traceback, chained exceptions included
     frames: str = ""  # the innermost frames of the failure's own traceback
@@ -262,15 +266,7 @@ class Check:
 
     @property
     def label(self) -> str:
-        what = {
-            "dist": "distribution",
-            "import": "imports",
-            "script": "console script",
-            "module": "python -m",
-            "file": "script",
-            "program": "command",
-        }.get(self.kind, self.kind)
-        return f"{what} {one_line(self.name)}"
+        return f"{_KIND_LABELS[self.kind]} {one_line(self.name)}"
 
 
 @dataclass(frozen=True)
@@ -324,8 +320,11 @@ def parse_report(stdout: str, stderr: str, status: int) -> Report:
 def _check(item: Mapping[str, Any]) -> Check:
     if not isinstance(item, Mapping):
         raise TypeError("an item is not an object")
+    kind = item["kind"]
+    if kind not in _KIND_LABELS:
+        raise ValueError(f"an unknown kind of check {str(kind)[:40]!r}")
     return Check(
-        kind=str(item["kind"]),
+        kind=kind,
         name=str(item["name"]),
         ok=item["ok"] is True,
         error=str(item.get("error") or ""),
@@ -337,127 +336,6 @@ def _check(item: Mapping[str, Any]) -> Check:
 def _tail_lines(text: str, count: int = TAIL_LINES) -> tuple[str, ...]:
     lines = [one_line(ln.rstrip()) for ln in text.splitlines() if ln.strip()]
     return tuple(ln[:300] for ln in lines[-count:])
-
-
-# ---------------------------------------------------------------------------------------
-# Hints: a known failure and the setting that fixes it.
-
-# Shared library (soname) -> the Debian package that ships it.
-SONAME_PACKAGES: Mapping[str, str] = {
-    "libGL.so.1": "libgl1",
-    "libEGL.so.1": "libegl1",
-    "libgomp.so.1": "libgomp1",
-    "libglib-2.0.so.0": "libglib2.0-0",
-    "libgthread-2.0.so.0": "libglib2.0-0",
-    "libgobject-2.0.so.0": "libglib2.0-0",
-    "libsndfile.so.1": "libsndfile1",
-    "libX11.so.6": "libx11-6",
-    "libXext.so.6": "libxext6",
-    "libXrender.so.1": "libxrender1",
-    "libSM.so.6": "libsm6",
-    "libICE.so.6": "libice6",
-    "libxcb.so.1": "libxcb1",
-    "libmagic.so.1": "libmagic1",
-    "libgfortran.so.5": "libgfortran5",
-    "libportaudio.so.2": "libportaudio2",
-    "libcairo.so.2": "libcairo2",
-    "libzbar.so.0": "libzbar0",
-    "libespeak-ng.so.1": "libespeak-ng1",
-}
-
-# A program looked for at import time -> the Debian package that ships it.
-PROGRAM_PACKAGES: Mapping[str, str] = {
-    "git": "git",
-    "ffmpeg": "ffmpeg",
-    "ffprobe": "ffmpeg",
-    "tesseract": "tesseract-ocr",
-    "espeak": "espeak-ng",
-    "espeak-ng": "espeak-ng",
-    "dot": "graphviz",
-}
-
-_SONAME_RE = re.compile(r"(lib[A-Za-z0-9_+.-]*?\.so(?:\.\d+)*)(?=[:\s'\"]|$)")
-_LIBMAGIC_RE = re.compile(r"failed to find libmagic|libmagic", re.IGNORECASE)
-_GIT_RE = re.compile(r"Bad git executable|GIT_PYTHON_GIT_EXECUTABLE")
-_PROGRAM_NOT_FOUND_RE = re.compile(
-    r"No such file or directory: '([A-Za-z0-9_.+-]+)'"
-    r"|No program '([A-Za-z0-9_.+-]+)' on the PATH"
-    r"|[Cc]ould(?: not|n't) find (ffmpeg|ffprobe)"
-)
-_NO_MODULE_RE = re.compile(r"ModuleNotFoundError: No module named '([A-Za-z0-9_.]+)'")
-
-
-def apt_hint(package: str, present: Sequence[str] = ()) -> str:
-    listed = [*present, *([package] if package not in present else [])]
-    return (
-        f"add it to the image: [tool.envforge] apt-packages = {json.dumps(listed)} in "
-        "pyproject.toml, then envforge build again"
-    )
-
-
-def hint_for(check: Check, apt_packages: Sequence[str] = ()) -> str | None:
-    """Advice for a failed check where its cause is known; None when it is not."""
-    text = f"{check.error}\n{check.traceback}"
-    if _GIT_RE.search(text):
-        return "GitPython needs the git program, which the image lacks; " + apt_hint(
-            "git", apt_packages
-        )
-    for match in _SONAME_RE.finditer(text):
-        soname = match.group(1)
-        package = SONAME_PACKAGES.get(soname)
-        if package is not None:
-            return f"the system library {soname} is missing; " + apt_hint(package, apt_packages)
-    if "libmagic" in text and _LIBMAGIC_RE.search(text):
-        return "the system library libmagic is missing; " + apt_hint("libmagic1", apt_packages)
-    found = _PROGRAM_NOT_FOUND_RE.search(text)
-    if found is not None:
-        program = next(g for g in found.groups() if g)
-        package = PROGRAM_PACKAGES.get(program)
-        if package is not None:
-            return f"the program {program} is missing; " + apt_hint(package, apt_packages)
-    soname_match = _SONAME_RE.search(text)
-    if soname_match is not None and "cannot open shared object file" in text:
-        return (
-            f"the system library {soname_match.group(1)} is missing: add the Debian package "
-            "that ships it to [tool.envforge] apt-packages (apt-file search "
-            f"{soname_match.group(1)} names it)"
-        )
-    if check.kind == "file" and check.error.startswith("FileNotFoundError"):
-        return (
-            f"the command's script {one_line(check.name)} is not in the image: set "
-            "[tool.envforge] command to a script the project has"
-        )
-    if check.kind == "program":
-        return (
-            f"the command's program {one_line(check.name)} is not on the image's PATH: add the "
-            "Debian package that ships it to [tool.envforge] apt-packages, or set "
-            "[tool.envforge] command"
-        )
-    if check.error.startswith("TimeoutError: did not finish within"):
-        return (
-            f"{one_line(check.name)} waited for something at import time: the check runs "
-            "without network; import what reaches a server or a device inside a function"
-        )
-    if check.kind == "module" and "__main__" in check.error:
-        return (
-            "the package has no __main__ to run with python -m: set [tool.envforge] "
-            "command (a console script, or python path/to/script.py)"
-        )
-    missing = _NO_MODULE_RE.search(check.error) or _NO_MODULE_RE.search(text)
-    if missing is None:
-        return None
-    if check.kind == "module" and (check.name + ".").startswith(missing.group(1) + "."):
-        return (
-            f"the command's module {one_line(check.name)} is not in the image: set "
-            "[tool.envforge] command (a console script, or python path/to/script.py)"
-        )
-    if check.kind in ("import", "script", "module"):
-        name = missing.group(1).split(".")[0]
-        return (
-            f"{name} is imported but not installed: add the distribution that provides it "
-            "to [project] dependencies (uv add NAME), then envforge build again"
-        )
-    return None
 
 
 # ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from envforge.errors import InputError
+from envforge.labels import CUDA as CUDA_LABEL
 
 if TYPE_CHECKING:
     from envforge.cuda.catalog import CudaCatalog
@@ -38,7 +39,7 @@ _NO_DRIVER_WHY = (
     "cannot start it."
 )
 _NO_CUDA_WHY = (
-    "Its config declares no CUDA (no dev.envforge.cuda label, no CUDA_VERSION or "
+    f"Its config declares no CUDA (no {CUDA_LABEL} label, no CUDA_VERSION or "
     "NVIDIA_REQUIRE_CUDA): it uses no GPU that envforge knows of."
 )
 _NO_CUDA_FIX = "Leave --gpus out, unless the image uses GPUs in a way its config does not say."

@@ -28,6 +28,7 @@ from envforge.image.selection import Selection
 from envforge.project.installset import Target
 from envforge.project.lockfile import Lock
 from envforge.project.pyproject import Project
+from envforge.labels import ImageLabels
 
 CUDA_IMAGE = "nvidia/cuda"
 DEFAULT_UBUNTU = "22.04"
@@ -51,12 +52,6 @@ class GpuPlan:
     @property
     def uses_gpu(self) -> bool:
         return self.mode != "cpu"
-
-
-def arch_label(needs: GpuNeeds) -> str | None:
-    if needs.arch_list is None:
-        return None
-    return ",".join(needs.arch_list) + ("+PTX" if needs.ptx else "")
 
 
 def newest_release(catalog: CudaCatalog, cuda: str, *, major_only: bool = False) -> str:
@@ -274,10 +269,7 @@ def _image_cudnn(catalog: CudaCatalog, release: str) -> str | None:
 def _labels(
     cuda: str, needs: GpuNeeds, *, image_cudnn: str | None = None
 ) -> tuple[tuple[str, str], ...]:
-    labels = [("dev.envforge.cuda", cuda)]
     # A system CUDA's cuDNN is the base image's; from wheels it is the lock's.
-    if cudnn := image_cudnn or needs.cudnn:
-        labels.append(("dev.envforge.cudnn", cudnn))
-    if (archs := arch_label(needs)) is not None:
-        labels.append(("dev.envforge.arch-list", archs))
-    return tuple(labels)
+    cudnn = image_cudnn or needs.cudnn or None
+    labels = ImageLabels(cuda=cuda, cudnn=cudnn, arch_list=needs.arch_list, ptx=needs.ptx)
+    return tuple(labels.to_labels().items())

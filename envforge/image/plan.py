@@ -30,6 +30,7 @@ from envforge.image.selection import Selection, dependencies_decision, select
 from envforge.image.uv import choose_uv
 from envforge.image.version import choose_version, image_version, revision_tag
 from envforge.image.workspace import choose_local_sources
+from envforge.labels import ImageLabels
 from envforge.project.facts import ProjectFacts
 from envforge.project.lockfile import Lock
 from envforge.project.pyproject import Project
@@ -40,7 +41,6 @@ __all__ = [
     "APP_DIR",
     "CA_IN_CONTEXT",
     "FALLBACK_COMMAND",
-    "LABEL_PREFIX",
     "VENV",
     "BuildOptions",
     "Decision",
@@ -50,7 +50,6 @@ __all__ = [
     "revision_tag",
 ]
 
-LABEL_PREFIX = "dev.envforge"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,21 +254,3 @@ def _labels(
     extras: tuple[str, ...],
     groups: tuple[str, ...],
 ) -> dict[str, str]:
-    oci = "org.opencontainers.image"
-    labels = {f"{oci}.title": project.name}
-    if project.version:
-        labels[f"{oci}.version"] = project.version
-    if project.description:
-        labels[f"{oci}.description"] = validate.summary(project.description)[0]
-    source = validate.source_url(facts.git_source)
-    if source:
-        labels[f"{oci}.source"] = source
-    labels[f"{oci}.base.name"] = base_name
-    if base_digest:
-        labels[f"{oci}.base.digest"] = base_digest
-    labels[f"{LABEL_PREFIX}.version"] = __version__
-    labels[f"{LABEL_PREFIX}.lock-hash"] = facts.lock_hash
-    labels[f"{LABEL_PREFIX}.python"] = python
-    labels[f"{LABEL_PREFIX}.extras"] = ",".join(extras)
-    labels[f"{LABEL_PREFIX}.groups"] = ",".join(groups)
-    return labels

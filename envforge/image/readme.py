@@ -26,6 +26,7 @@ from envforge.cuda.versions import arch_list_runs_on
 from envforge.errors import InputError
 from envforge.image.gpu import newest_release
 from envforge.image.plan import APP_DIR, FALLBACK_COMMAND
+from envforge.labels import ImageLabels
 from envforge.validate import summary
 
 if TYPE_CHECKING:
@@ -195,7 +196,6 @@ def _gpu_lines(plan: Plan, catalog: CudaCatalog) -> list[str]:
     needs = gpu.needs
     assert gpu.cuda is not None
     lines: list[str] = []
-    labels = dict(gpu.labels)
     if gpu.mode == "system":
         own_base = plan.base_name == f"docker.io/{gpu.base_name}"
         where = "the nvidia/cuda base image" if own_base else "the base image"
@@ -216,7 +216,7 @@ def _gpu_lines(plan: Plan, catalog: CudaCatalog) -> list[str]:
                 f"; the lock's nvidia-* wheels bring CUDA {needs.cuda}, which its frameworks use"
             )
         lines.append(f"- **CUDA**: {cuda_line}")
-        cudnn = labels.get("dev.envforge.cudnn")
+        cudnn = ImageLabels.from_labels(dict(gpu.labels)).cudnn
         if cudnn:
             lines.append(f"- **cuDNN**: {cudnn}, from {where}")
         elif needs.cudnn:

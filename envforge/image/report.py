@@ -6,6 +6,7 @@ import textwrap
 from typing import Any
 
 from envforge.image.plan import Plan
+from envforge.labels import LOCK_HASH
 from envforge.validate import one_line
 
 PLAN_SCHEMA = 1
@@ -24,7 +25,7 @@ def plan_text(plan: Plan, freshness: str, where: str) -> str:
     rows = [(d.topic, one_line(d.choice), one_line(d.reason)) for d in plan.decisions]
     # "up to date" only when uv said so: envforge's own comparison says what it compared.
     checked = f"up to date ({freshness})" if freshness.startswith("uv lock") else freshness
-    rows.append(("lock", plan.labels["dev.envforge.lock-hash"], one_line(checked)))
+    rows.append(("lock", plan.labels[LOCK_HASH], one_line(checked)))
     rows.append(
         ("tag", one_line(plan.default_tag), "default for envforge build and run (--tag to change)")
     )
@@ -46,7 +47,7 @@ def plan_json(plan: Plan, freshness: str) -> dict[str, Any]:
             "version": project.version,
             "package": project.is_package,
         },
-        "lock": {"hash": plan.labels["dev.envforge.lock-hash"], "freshness": freshness},
+        "lock": {"hash": plan.labels[LOCK_HASH], "freshness": freshness},
         "python": plan.python,
         "base_image": {"ref": plan.base_ref, "name": plan.base_name, "digest": plan.base_digest},
         "uv": {"source": plan.uv_source, "ref": plan.uv_ref, "version": plan.uv_version},

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from envforge.engine import build, run
 from envforge.engine import client as engine
 from envforge.errors import BuildError, EngineError, InputError, RunError
 
@@ -64,6 +65,21 @@ def test_run_captured_timeout_bounds_the_whole_run() -> None:
     assert client.container.removed
 
 
+def test_run_captured_returns_when_the_stream_outlives_the_kill(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An engine that kills the container but never closes its output stream.
+    monkeypatch.setattr(run, "KILL_GRACE_S", 0.2)
+    client = HangingClient()
+    client.container.kill = lambda: None  # type: ignore[method-assign]
+    start = time.monotonic()
+    with pytest.raises(RunError, match=r"timed out after 0\.5 s"):
+        engine.run_captured(client, "img", ["-c", "x"], entrypoint=["python"], timeout=0.5)  # type: ignore[arg-type]
+    assert time.monotonic() - start < 2
+    assert client.container.removed
+    client.container.killed.set()  # let the reader thread end
+
+
 def test_run_captured_passes_the_user() -> None:
     client = HangingClient()
     client.container.killed.set()  # the stream ends at once
@@ -97,20 +113,20 @@ def test_the_timeout_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_log_line_that_is_not_a_table_is_a_build_error() -> None:
-    progress = engine._BuildProgress()
+    progress = build._BuildProgress()
     with pytest.raises(BuildError, match="cannot read"):
-        engine._consume([1, 2], progress, lambda line: None)  # type: ignore[arg-type]
+        build._consume([1, 2], progress, lambda line: None)  # type: ignore[arg-type]
 
 
 def test_an_error_detail_that_is_not_a_table() -> None:
-    progress = engine._BuildProgress()
+    progress = build._BuildProgress()
     with pytest.raises(BuildError, match="boom"):
-        engine._consume({"error": "boom", "errorDetail": "x"}, progress, lambda line: None)
+        build._consume({"error": "boom", "errorDetail": "x"}, progress, lambda line: None)
 
 
 def test_an_aux_id_that_is_not_a_string_is_no_image() -> None:
-    progress = engine._BuildProgress()
-    assert engine._consume({"aux": {"ID": 5}}, progress, lambda line: None) is None
+    progress = build._BuildProgress()
+    assert build._consume({"aux": {"ID": 5}}, progress, lambda line: None) is None
 
 
 class Image:

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from envforge.cli import app
 from envforge.engine import client as engine
 from envforge.engine import smoke
-from envforge.engine.smoke import Check, ProbeSpec, Report, hint_for, parse_report, spec_for
+from envforge.engine.hints import hint_for
+from envforge.engine.smoke import Check, CheckKind, ProbeSpec, Report, parse_report, spec_for
 from envforge.project import loader
 from tests.conftest import EXAMPLES, REPO
 from tests.unit.helpers import plan_for
@@ -251,8 +252,8 @@ def test_terminal_escapes_from_the_image_are_shown_escaped() -> None:
 # -- hints -------------------------------------------------------------------------------------
 
 
-def failed(error: str, traceback: str = "", kind: str = "import") -> Check:
-    return Check(kind, "app", False, error, traceback)
+def failed(error: str, traceback: str = "", kind: CheckKind = "import") -> Check:
+    return Check(kind, "app", False, error=error, traceback=traceback)
 
 
 @pytest.mark.parametrize(
@@ -291,11 +292,11 @@ def test_the_cause_in_a_chained_traceback_counts() -> None:
 
 
 def test_a_missing_module_is_the_commands_or_a_dependencys() -> None:
-    own = Check("module", "app.cli", False, "ModuleNotFoundError: No module named 'app'")
+    own = Check("module", "app.cli", False, error="ModuleNotFoundError: No module named 'app'")
     assert "the command's module app.cli is not in the image" in (hint_for(own) or "")
-    dep = Check("module", "app.cli", False, "ModuleNotFoundError: No module named 'yaml'")
+    dep = Check("module", "app.cli", False, error="ModuleNotFoundError: No module named 'yaml'")
     assert "yaml is imported but not installed" in (hint_for(dep) or "")
-    prefix = Check("module", "apple", False, "ModuleNotFoundError: No module named 'app'")
+    prefix = Check("module", "apple", False, error="ModuleNotFoundError: No module named 'app'")
     assert "app is imported but not installed" in (hint_for(prefix) or "")
 
 
@@ -322,7 +323,10 @@ def test_failure_shows_the_first_line_the_frames_and_the_hint() -> None:
     )
     error = "ImportError: Failed to initialize: Bad git executable.\nline 2\nline 3\nline 4"
     report = Report(
-        (Check("import", "app", False, error, error, frames), Check("script", "app", False, "E")),
+        (
+            Check("import", "app", False, error=error, traceback=error, frames=frames),
+            Check("script", "app", False, error="E"),
+        ),
     )
     exc = smoke.failure("app:1", report, ["curl"])
     assert exc.exit_code == 1

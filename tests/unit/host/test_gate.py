@@ -17,6 +17,7 @@ from envforge.cli import app
 from envforge.cuda.catalog import CudaCatalog, load_cuda_catalog
 from envforge.doctor import Report, needs_from_image_config, render_text
 from envforge.engine import client as engine
+from envforge.engine import run as engine_run
 from envforge.errors import InputError, RunError
 from envforge.host import gate
 from envforge.host.compat import Finding, verdict
@@ -382,7 +383,7 @@ def test_run_spec_becomes_device_requests_and_shm_size() -> None:
     from docker.types import DeviceRequest
 
     spec = engine.RunSpec("img:1", gpus=parse_gpus("device=0,1"), shm_size=2**30)
-    extra = engine._host_config(spec)
+    extra = engine_run._host_config(spec)
     assert extra["shm_size"] == 2**30
     (request,) = extra["device_requests"]
     assert isinstance(request, DeviceRequest)
@@ -391,9 +392,9 @@ def test_run_spec_becomes_device_requests_and_shm_size() -> None:
         [["gpu"]],
         0,
     )
-    every = engine._host_config(engine.RunSpec("img:1", gpus=parse_gpus("all")))
+    every = engine_run._host_config(engine.RunSpec("img:1", gpus=parse_gpus("all")))
     assert every["device_requests"][0].count == -1
-    assert engine._host_config(engine.RunSpec("img:1")) == {}
+    assert engine_run._host_config(engine.RunSpec("img:1")) == {}
 
 
 class _Refusing:

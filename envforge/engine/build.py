@@ -1,0 +1,134 @@
+"""Building an image with the classic builder (the one the SDK drives), its log streamed."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, cast
+
+from envforge.engine.images import checked_attrs, get_image
+from envforge.engine.reasons import api_message, short
+from envforge.errors import BuildError
+
+if TYPE_CHECKING:
+    import docker
+
+_STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)\Z")
+TAIL_LINES = 25
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    id: str
+    tag: str
+    size: int
+
+
+@dataclass
+class _BuildProgress:
+    step: str | None = None
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+
+
+def build_context(root: Path, extra_files: Mapping[str, str]) -> IO[bytes]:
+    """The build context as the docker CLI sends it: .dockerignore honoured, plus extra files."""
+    from docker.utils import build as dbuild
+
+    exclude: list[str] = []
+    ignore = root / ".dockerignore"
+    if ignore.is_file():
+        lines = (line.strip() for line in ignore.read_text("utf-8").splitlines())
+        exclude = [line for line in lines if line and not line.startswith("#")]
+    files = sorted(dbuild.exclude_paths(str(root), exclude, dockerfile="Dockerfile"))
+    files = [f for f in files if f not in extra_files]
+    archive = dbuild.create_archive(
+        root=str(root), files=files, extra_files=list(extra_files.items())
+    )
+    return cast(IO[bytes], archive)
+
+
+def build_image(
+    client: docker.DockerClient,
+    root: Path,
+    tag: str,
+    *,
+    out: Callable[[str], None],
+    buildargs: Mapping[str, str] | None = None,
+    extra_files: Mapping[str, str] | None = None,
+    nocache: bool = False,
+) -> BuiltImage:
+    """Build root/Dockerfile with the classic builder, handing each log line to `out` as it
+    comes (the CLI prints it)."""
+    import docker.errors
+    import requests.exceptions
+
+    context = build_context(root, extra_files or {})
+    progress = _BuildProgress()
+    image_id: str | None = None
+    try:
+        stream = client.api.build(
+            fileobj=context,
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            nocache=nocache,
+            buildargs=dict(buildargs or {}),
+            decode=True,
+            timeout=None,  # the log of a long, silent RUN step: no read timeout
+        )
+        for chunk in stream:
+            image_id = _consume(chunk, progress, out) or image_id
+    except docker.errors.APIError as exc:
+        raise BuildError(progress.step, api_message(exc), list(progress.tail)) from None
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise BuildError(progress.step, short(exc), list(progress.tail)) from None
+    except BuildError:
+        raise
+    except Exception as exc:  # docker-py's StreamParseError, JSONDecodeError: not a Docker log
+        raise BuildError(
+            progress.step,
+            f"the engine sent a build log that is not Docker's JSON ({short(exc)})",
+            list(progress.tail),
+        ) from None
+    finally:
+        context.close()
+    if image_id is None:
+        raise BuildError(progress.step, "the engine reported no image", list(progress.tail))
+    attrs = checked_attrs(get_image(client, image_id))
+    size = attrs.get("Size", 0)
+    return BuiltImage(id=image_id, tag=tag, size=size if isinstance(size, int) else 0)
+
+
+def _consume(
+    chunk: Mapping[str, Any], progress: _BuildProgress, out: Callable[[str], None]
+) -> str | None:
+    if not isinstance(chunk, Mapping):
+        raise BuildError(
+            progress.step,
+            f"the engine sent a build log line envforge cannot read ({str(chunk)[:80]!r})",
+            list(progress.tail),
+        )
+    if "error" in chunk:
+        detail = chunk.get("errorDetail")
+        detail = detail if isinstance(detail, Mapping) else {}
+        message = str(detail.get("message") or chunk["error"]).strip()
+        raise BuildError(progress.step, message, list(progress.tail))
+    if "stream" in chunk:
+        for line in str(chunk["stream"]).splitlines():
+            if not line.strip():
+                continue
+            out(line)
+            match = _STEP_RE.match(line)
+            if match:
+                progress.step = f"{match.group(1)}/{match.group(2)} {match.group(3)}"
+                progress.tail.clear()
+            progress.tail.append(line)
+    aux = chunk.get("aux")
+    if isinstance(aux, Mapping) and isinstance(aux.get("ID"), str) and aux["ID"]:
+        return str(aux["ID"])
+    return None

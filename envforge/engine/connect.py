@@ -1,0 +1,82 @@
+"""Connecting to the Docker engine: where it is, how long to wait, and why it failed."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from envforge.errors import DockerUnavailableError, InputError
+
+if TYPE_CHECKING:
+    import docker
+
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+TIMEOUT_ENV = "ENVFORGE_DOCKER_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+REQUEST_TIMEOUT_S = 60.0  # one ordinary request (inspect, create): docker-py's default
+
+
+def docker_host() -> str:
+    return os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+
+
+def connect_timeout() -> float:
+    """Seconds to wait for the engine to accept and answer a ping (ENVFORGE_DOCKER_TIMEOUT)."""
+    raw = os.environ.get(TIMEOUT_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_CONNECT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value <= 3600):  # also refuses nan and inf
+        raise InputError(
+            f"Invalid {TIMEOUT_ENV} {raw[:40]!r}",
+            hint="Give the seconds to wait for the Docker engine, such as 5 or 30.",
+        )
+    return value
+
+
+def connect(*, request_timeout: float | None = REQUEST_TIMEOUT_S) -> docker.DockerClient:
+    """A client for the engine that DOCKER_HOST names (or the default socket), checked by a ping.
+
+    The engine must connect and answer within connect_timeout() (5 s by default): an engine
+    that accepts and never answers fails fast. The client then waits request_timeout for
+    each ordinary answer; streams (a build's log, a container's output) are read without
+    a timeout, so that a long silent RUN step is never cut.
+    """
+    import docker
+
+    where = docker_host()
+    where += " (DOCKER_HOST)" if os.environ.get("DOCKER_HOST") else " (the default socket)"
+    timeout = connect_timeout()
+    try:
+        client = docker.from_env(timeout=timeout)  # type: ignore[arg-type]  # a float works
+        client.ping()
+    except Exception as exc:  # DockerException, or requests' errors when the socket answers garbage
+        raise DockerUnavailableError(where, _reason(exc, timeout)) from None
+    client.api.timeout = request_timeout  # type: ignore[assignment]
+    return client
+
+
+def _reason(exc: BaseException, timeout: float | None = None) -> str:
+    import requests.exceptions
+
+    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower():
+        return (
+            f"no answer within {timeout:g} s (set {TIMEOUT_ENV} to wait longer)"
+            if (timeout)
+            else "no answer (timed out)"
+        )
+    text = str(exc)
+    for needle, short in (
+        ("No such file or directory", "the socket does not exist (is dockerd running?)"),
+        (
+            "Permission denied",
+            "permission denied on the socket (add your user to the docker group)",
+        ),
+        ("Connection refused", "connection refused"),
+    ):
+        if needle in text:
+            return short
+    return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -1,0 +1,14 @@
+"""The engine's failures as one short reason each, for an error message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] if text else type(exc).__name__
+
+
+def api_message(exc: Any) -> str:
+    return str(getattr(exc, "explanation", None) or exc)
