@@ -14,7 +14,6 @@ import pytest
 from envforge.project.freshness import lock_drift
 from envforge.project.lockfile import Lock
 from envforge.project.pyproject import Project
-
 from tests.unit.conftest import Loaded
 
 
