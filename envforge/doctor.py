@@ -19,6 +19,7 @@ from envforge.host.compat import Finding, host_findings, project_findings, verdi
 from envforge.host.facts import HostFacts
 
 if TYPE_CHECKING:
+    from envforge.host.gate import GpuRequest, Preflight
     from envforge.image.plan import BuildOptions, Plan
 
 DOCTOR_SCHEMA = 1
@@ -185,3 +186,44 @@ def render_text(report: Report, *, color: bool = False) -> str:
     warns = sum(f.level == "warn" for f in report.findings)
     lines += ["", f"verdict: {report.verdict} ({fails} failed, {warns} warnings)"]
     return "\n".join(lines) + "\n"
+
+
+def host_for(host_facts: Path | None) -> HostFacts:
+    """The host to judge: recorded (--host-facts) when given, else this one, probed."""
+    return load_host_facts(host_facts) if host_facts is not None else probe_host()
+
+
+def check(
+    host: HostFacts,
+    *,
+    path: Path | None = None,
+    options: BuildOptions | None = None,
+    image: str | None = None,
+    catalog: CudaCatalog | None = None,
+) -> Report:
+    """`envforge doctor`: the host alone, or the project at path (its plan for options on
+    this host), or a local image, judged on host."""
+    catalog = catalog or load_cuda_catalog()
+    project = image_needs = plan = None
+    if path is not None:
+        from envforge.image.plan import BuildOptions
+
+        plan, needs = needs_for_project(path, options or BuildOptions(), host)
+        project = (plan.project.name, needs)
+    if image is not None:
+        labels, env = image_config(image)
+        image_needs = (image, needs_from_image_config(labels, env, catalog))
+    return diagnose(host, project=project, image=image_needs, catalog=catalog, plan=plan)
+
+
+def gpu_preflight(
+    image: str, attrs: Mapping[str, Any], request: GpuRequest, host_facts: Path | None
+) -> Preflight:
+    """The `run --gpus` preflight of an image (its inspect data) on this host, or on the
+    recorded one: run before any container exists."""
+    from envforge.host import gate
+
+    catalog = load_cuda_catalog()
+    labels, env = gate.image_labels_and_env(attrs)
+    needs = needs_from_image_config(labels, env, catalog)
+    return gate.preflight(image, needs, host_for(host_facts), request, catalog)

@@ -29,7 +29,7 @@ from envforge.verify import (
     judge,
     parse_probe,
     render_diff,
-    verify_command,
+    verify_image,
 )
 from tests.conftest import EXAMPLES
 
@@ -275,7 +275,7 @@ def test_judge_names_a_python_that_is_not_the_labelled_one() -> None:
     assert verdict.label_problems == ("! python     image label 3.11, image's Python 3.12.4",)
 
 
-# -- verify_command on a fake engine -----------------------------------------------------------
+# -- verify_image on a fake engine -----------------------------------------------------------
 
 
 class FakeContainer:
@@ -342,13 +342,14 @@ def fake(
     return FakeClient({"img:1": image}, FakeContainer(probe_output(dists), status))
 
 
-def test_verify_command_passes_and_removes_its_container() -> None:
-    client, lines = fake(CPU_311), []
-    assert verify_command("img:1", CPU, client=client, out=lines.append) == 0
-    assert lines == [
+def test_verify_image_passes_and_removes_its_container() -> None:
+    client = fake(CPU_311)
+    verdict = verify_image("img:1", CPU, client=client)
+    assert verdict.ok
+    assert verdict.render() == (
         "verified: img:1 holds the 11 packages uv.lock gives Python 3.11.16 on linux/x86_64, "
         "and its lock hash"
-    ]
+    )
     assert client.container.started and client.container.removed
     # One short container: Python as the entrypoint, no network.
     assert client.created["entrypoint"] == ["python"]
@@ -356,24 +357,23 @@ def test_verify_command_passes_and_removes_its_container() -> None:
     assert client.created["network_disabled"] is True
 
 
-def test_verify_command_fails_naming_the_extra_package() -> None:
-    lines: list[str] = []
-    client = fake({**CPU_311, "sneaky": "1.0"})
-    assert verify_command("img:1", CPU, client=client, out=lines.append) == 1
-    assert lines[0].splitlines()[-1] == "+ extra    sneaky==1.0"
+def test_verify_image_fails_naming_the_extra_package() -> None:
+    verdict = verify_image("img:1", CPU, client=fake({**CPU_311, "sneaky": "1.0"}))
+    assert not verdict.ok
+    assert verdict.render().splitlines()[-1] == "+ extra    sneaky==1.0"
 
 
 def test_an_image_without_envforge_labels_is_an_input_error() -> None:
     client = fake(CPU_311, labels={"maintainer": "someone"})
     with pytest.raises(NotEnvforgeImageError, match="was not built by envforge") as info:
-        verify_command("img:1", CPU, client=client, out=print)
+        verify_image("img:1", CPU, client=client)
     assert info.value.exit_code == 2
     assert client.created == {}  # no container was started for it
 
 
 def test_a_missing_image_is_image_not_found() -> None:
     with pytest.raises(ImageNotFoundError):
-        verify_command("absent:0", CPU, client=fake(CPU_311), out=print)
+        verify_image("absent:0", CPU, client=fake(CPU_311))
 
 
 def test_a_failing_probe_is_an_inspection_error_and_still_removed() -> None:
@@ -382,7 +382,7 @@ def test_a_failing_probe_is_an_inspection_error_and_still_removed() -> None:
         FakeContainer("", 1, stderr="Traceback...\nImportError: boom\n"),
     )
     with pytest.raises(ImageInspectionError, match=r"\(exit 1\): ImportError: boom"):
-        verify_command("img:1", CPU, client=client, out=print)
+        verify_image("img:1", CPU, client=client)
     assert client.container.removed
 
 
