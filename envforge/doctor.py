@@ -26,7 +26,7 @@ DOCTOR_SCHEMA = 1
 _REQUIRE_CUDA_RE = re.compile(r"\bcuda>=(\d+\.\d+)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Report:
     subject: str  # "this host", a project path, or an image
     host: HostFacts
@@ -169,12 +169,17 @@ def diagnose(
     catalog = catalog or load_cuda_catalog()
     subject = project or image
     if subject is None:
-        return Report("this host", host, None, tuple(host_findings(host, catalog)))
+        return Report(
+            subject="this host",
+            host=host,
+            needs=None,
+            findings=tuple(host_findings(host, catalog)),
+        )
     name, needs = subject
     findings = plan_findings(plan) if plan is not None else []
     findings += project_findings(needs, host, catalog, subject=name)
     summary = plan_summary(plan) if plan is not None else None
-    return Report(name, host, needs, tuple(findings), summary)
+    return Report(subject=name, host=host, needs=needs, findings=tuple(findings), plan=summary)
 
 
 def render_text(report: Report, *, color: bool = False) -> str:

@@ -40,7 +40,6 @@ Schema 1 (keys are only added within a schema version; every key below is always
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import re
@@ -61,7 +60,7 @@ if TYPE_CHECKING:
 
 SCHEMA = 1
 # `run --runs-dir` and `runs` default to it: the CLI imports this module at start-up, so
-# its other imports (validate, secrets, tempfile, ...) are made where they are used.
+# its other imports (json, validate, secrets, tempfile) are made where they are used.
 DEFAULT_DIR = Path(".envforge/runs")
 LOCK_HASH_LABEL = "dev.envforge.lock-hash"
 TITLE_LABEL = "org.opencontainers.image.title"
@@ -364,6 +363,8 @@ def list_runs(directory: Path) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def records_json(records: Sequence[Mapping[str, Any]]) -> str:
+    import json
+
     return json.dumps(records, indent=2, allow_nan=False)
 
 
@@ -383,6 +384,7 @@ def _driver(host_facts: Path | None) -> DriverFacts:
 
 def _write(path: Path, record: Mapping[str, Any]) -> None:
     """All or nothing: a reader never sees half a record."""
+    import json
     import tempfile
 
     data = (json.dumps(record, indent=2, allow_nan=False) + "\n").encode("utf-8")

@@ -85,7 +85,7 @@ class ImageInspectionError(InputError):
 # What the image holds, as its probe reported it.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImageFacts:
     python: str  # "3.11.16"
     machine: str  # "x86_64", "aarch64": platform.machine(), as PEP 508 sees it
@@ -228,7 +228,7 @@ def split_label(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Verdict:
     image: str
     target: Target

@@ -213,7 +213,13 @@ def test_parse_probe_without_report_is_an_inspection_error() -> None:
 
 
 def test_duplicates_in_the_image_are_found() -> None:
-    facts = ImageFacts("3.11.16", "x86_64", "linux", True, (("a", "1.0"), ("A", "2.0")))
+    facts = ImageFacts(
+        python="3.11.16",
+        machine="x86_64",
+        sys_platform="linux",
+        in_venv=True,
+        distributions=(("a", "1.0"), ("A", "2.0")),
+    )
     assert facts.installed() == ({"a": "1.0"}, {"a": ("1.0", "2.0")})
 
 
@@ -231,7 +237,13 @@ def labels_for(lock_bytes_hash: str, **more: str) -> dict[str, str]:
 
 
 def facts_of(dists: dict[str, str], python: str = "3.11.16") -> ImageFacts:
-    return ImageFacts(python, "x86_64", "linux", True, tuple(dists.items()))
+    return ImageFacts(
+        python=python,
+        machine="x86_64",
+        sys_platform="linux",
+        in_venv=True,
+        distributions=tuple(dists.items()),
+    )
 
 
 def test_judge_passes_with_the_summary_line() -> None:
