@@ -61,7 +61,7 @@ sys.stdout.write({_MARK!r} + json.dumps({{
     "prefix": sys.prefix,
     "base_prefix": sys.base_prefix,
     "distributions": out,
-}}) + "\n")
+}}) + "\\n")
 """
 
 

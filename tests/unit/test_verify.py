@@ -415,3 +415,19 @@ def test_cli_verify_exit_codes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     missing = runner.invoke(app, ["verify", "img:1", str(tmp_path)])
     assert missing.exit_code == 2
     assert missing.stderr.startswith(f"error: No pyproject.toml in '{tmp_path}'")
+
+
+def test_the_probe_script_runs_and_reports_one_line() -> None:
+    """The script the probe container runs, run by this Python: one marked line, parsed."""
+    import subprocess
+    import sys
+
+    from envforge.verify import _PROBE
+
+    done = subprocess.run(
+        [sys.executable, "-I", "-B", "-c", _PROBE], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.endswith("\n") and done.stdout.count("\n") == 1
+    facts = parse_probe(done.stdout, "this python")
+    assert facts.python == ".".join(map(str, sys.version_info[:3]))
+    assert facts.distributions
