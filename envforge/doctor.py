@@ -21,13 +21,14 @@ from envforge.host.facts import HostFacts
 from envforge.labels import ImageLabels
 
 if TYPE_CHECKING:
+    from envforge.host.gate import GpuRequest, Preflight
     from envforge.image.plan import BuildOptions, Plan
 
 DOCTOR_SCHEMA = 1
 _REQUIRE_CUDA_RE = re.compile(r"\bcuda>=(\d+\.\d+)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Report:
     subject: str  # "this host", a project path, or an image
     host: HostFacts
@@ -175,12 +176,17 @@ def diagnose(
     catalog = catalog or load_cuda_catalog()
     subject = project or image
     if subject is None:
-        return Report("this host", host, None, tuple(host_findings(host, catalog)))
+        return Report(
+            subject="this host",
+            host=host,
+            needs=None,
+            findings=tuple(host_findings(host, catalog)),
+        )
     name, needs = subject
     findings = plan_findings(plan) if plan is not None else []
     findings += project_findings(needs, host, catalog, subject=name)
     summary = plan_summary(plan) if plan is not None else None
-    return Report(name, host, needs, tuple(findings), summary)
+    return Report(subject=name, host=host, needs=needs, findings=tuple(findings), plan=summary)
 
 
 def render_text(report: Report, *, color: bool = False) -> str:
@@ -192,3 +198,44 @@ def render_text(report: Report, *, color: bool = False) -> str:
     warns = sum(f.level == "warn" for f in report.findings)
     lines += ["", f"verdict: {report.verdict} ({fails} failed, {warns} warnings)"]
     return "\n".join(lines) + "\n"
+
+
+def host_for(host_facts: Path | None) -> HostFacts:
+    """The host to judge: recorded (--host-facts) when given, else this one, probed."""
+    return load_host_facts(host_facts) if host_facts is not None else probe_host()
+
+
+def check(
+    host: HostFacts,
+    *,
+    path: Path | None = None,
+    options: BuildOptions | None = None,
+    image: str | None = None,
+    catalog: CudaCatalog | None = None,
+) -> Report:
+    """`envforge doctor`: the host alone, or the project at path (its plan for options on
+    this host), or a local image, judged on host."""
+    catalog = catalog or load_cuda_catalog()
+    project = image_needs = plan = None
+    if path is not None:
+        from envforge.image.plan import BuildOptions
+
+        plan, needs = needs_for_project(path, options or BuildOptions(), host)
+        project = (plan.project.name, needs)
+    if image is not None:
+        labels, env = image_config(image)
+        image_needs = (image, needs_from_image_config(labels, env, catalog))
+    return diagnose(host, project=project, image=image_needs, catalog=catalog, plan=plan)
+
+
+def gpu_preflight(
+    image: str, attrs: Mapping[str, Any], request: GpuRequest, host_facts: Path | None
+) -> Preflight:
+    """The `run --gpus` preflight of an image (its inspect data) on this host, or on the
+    recorded one: run before any container exists."""
+    from envforge.host import gate
+
+    catalog = load_cuda_catalog()
+    labels, env = gate.image_labels_and_env(attrs)
+    needs = needs_from_image_config(labels, env, catalog)
+    return gate.preflight(image, needs, host_for(host_facts), request, catalog)

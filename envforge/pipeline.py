@@ -1,4 +1,5 @@
-"""The one way a command makes its plan: read the project, see the host, plan.
+"""The one way a command makes its plan: read the project, see the host, plan; and the
+steps `envforge build` takes around it (the lock check, the engine, the smoke check).
 
 `plan`, `dockerize`, `build`, `run`, `readme` and `doctor` all call `plan_project`, so the
 image that doctor judges is the image that build makes, for the same flags and the same
@@ -8,11 +9,12 @@ hands in the host it judges (probed, or recorded with --host-facts).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from envforge.engine.smoke import Report as SmokeReport
     from envforge.host.facts import DriverFacts, HostFacts
     from envforge.image.plan import BuildOptions, Plan
     from envforge.project.loader import LoadedProject
@@ -76,3 +78,71 @@ def _base_python(ref: str) -> str | None:
         return engine.image_python(engine.connect(), ref)
     except DockerUnavailableError:
         return None
+
+
+def default_tag(path: Path, package: str | None = None) -> str:
+    """The tag `envforge build` gives the project by default (name:version), read without a
+    plan: `run PATH` starts an image already built, which no plan rule may refuse."""
+    from envforge.image.plan import image_version
+    from envforge.project.loader import load_project
+
+    loaded = load_project(path, check_lock=False, package=package)
+    version, _ = image_version(loaded.project, loaded.lock, loaded.facts)
+    return f"{loaded.project.normalized_name}:{version}"
+
+
+def rendered(plan: Plan) -> dict[str, str]:
+    """The files envforge writes beside pyproject.toml, by name."""
+    from envforge.image.render import render_dockerfile, render_dockerignore
+
+    return {"Dockerfile": render_dockerfile(plan), ".dockerignore": render_dockerignore(plan)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildStart:
+    """What `envforge build` knows before it writes a file: the plan, an engine that
+    answers, whether the lock is fresh, and the git revision for the labels."""
+
+    loaded: LoadedProject
+    plan: Plan
+    client: Any  # docker.DockerClient
+    freshness: str
+    revision: str | None
+
+
+def start_build(path: Path, options: BuildOptions) -> BuildStart:
+    """Plan, then check the lock and read git while the engine is reached: a rebuild after a
+    code edit is short, and these subprocesses would otherwise add to it. A stale lock
+    raises here, before any file is written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from envforge.engine import client as engine
+    from envforge.project.loader import check_lock_fresh, git_revision
+
+    loaded, plan = plan_project(path, options, check_lock=False)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fresh = pool.submit(check_lock_fresh, loaded.root, loaded.project, loaded.lock)
+        revision = pool.submit(git_revision, loaded.root)
+        client = engine.connect()
+        freshness = fresh.result()
+        git = loaded.facts.revision or revision.result()
+    return BuildStart(loaded=loaded, plan=plan, client=client, freshness=freshness, revision=git)
+
+
+def build_args(plan: Plan, revision: str | None) -> dict[str, str]:
+    """The revision label's commit ("-dirty" is no part of a commit id), and for a backend
+    that takes the version from git, the version the plan gave its wheel."""
+    args = {plan.revision_arg: (revision or "").removesuffix("-dirty")}
+    if plan.vcs is not None:
+        args[plan.version_arg] = plan.vcs.version
+    return args
+
+
+def smoke_check(client: Any, image_id: str, plan: Plan) -> SmokeReport:
+    """The built image's smoke check, with the failures the plan expects marked as such."""
+    from envforge.engine import client as engine
+    from envforge.engine import smoke
+
+    command = smoke.image_command(engine.get_image(client, image_id).attrs)
+    report = smoke.run_check(client, image_id, smoke.probe_spec(plan, command))
+    return smoke.expect_failures(report, plan.scripts_needing)

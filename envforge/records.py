@@ -40,13 +40,9 @@ Schema 1 (keys are only added within a schema version; every key below is always
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import re
-import secrets
-import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -55,15 +51,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envforge import __version__, validate
+from envforge import __version__
 from envforge.errors import EnvforgeError, InputError, RecordError
-from envforge.host.facts import DriverFacts
 from envforge.labels import ImageLabels
 
 if TYPE_CHECKING:
     from envforge.engine.client import RunSpec
+    from envforge.host.facts import DriverFacts
 
 SCHEMA = 1
+# `run --runs-dir` and `runs` default to it: the CLI imports this module at start-up, so
+# its other imports (json, validate, secrets, tempfile) are made where they are used.
 DEFAULT_DIR = Path(".envforge/runs")
 COLUMNS = ("STARTED", "EXIT", "DURATION", "IMAGE", "COMMIT", "GPU")
 _NAME_RE = re.compile(r"[^a-z0-9._-]+")
@@ -72,11 +70,17 @@ _IMAGE_ID_RE = re.compile(r"^(sha256:)?[0-9a-f]{12,64}\Z")
 
 @dataclass
 class RunRecord:
-    """The run being recorded: set exit_code inside `recording`; path is where it goes."""
+    """The run being recorded: set exit_code inside `recording`; path is where it goes.
+
+    notice: what to tell the user once the block is left, "recorded  PATH" (or a warning
+    that the record of a run that raised could not be written); None until then, and when
+    a record that failed to be written raises RecordError instead.
+    """
 
     path: Path
     started: str
     exit_code: int | None = None
+    notice: str | None = None
 
 
 # ---------------------------------------------------------------- pure: the record
@@ -329,6 +333,8 @@ def _is_bool(value: Any) -> bool:
 
 def read_records(directory: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The readable records in directory, newest first, and a warning for each other *.json."""
+    from envforge import validate
+
     found: list[tuple[str, dict[str, Any]]] = []
     warnings: list[str] = []
     for path in sorted(directory.glob("*.json")):
@@ -346,26 +352,18 @@ def read_records(directory: Path) -> tuple[list[dict[str, Any]], list[str]]:
     return newest_first(found), warnings
 
 
-def list_command(directory: Path, *, as_json: bool) -> int:
-    """`envforge runs`: the records in directory, newest first, as a table or a JSON array."""
-    records: list[dict[str, Any]] = []
-    if directory.is_dir():
-        records, warnings = read_records(directory)
-        for warning in warnings:
-            print(warning, file=sys.stderr)
-    if not records:
-        message = f"no runs recorded in {directory}"
-        if as_json:
-            print("[]")
-            print(message, file=sys.stderr)
-        else:
-            print(message)
-        return 0
-    if as_json:
-        print(json.dumps(records, indent=2, allow_nan=False))
-    else:
-        sys.stdout.write(format_table(records))
-    return 0
+def list_runs(directory: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """`envforge runs`: the records in directory, newest first, and a warning for each
+    other *.json; none for a folder that does not exist."""
+    if not directory.is_dir():
+        return [], []
+    return read_records(directory)
+
+
+def records_json(records: Sequence[Mapping[str, Any]]) -> str:
+    import json
+
+    return json.dumps(records, indent=2, allow_nan=False)
 
 
 def _git_folder(target: str) -> Path:
@@ -384,6 +382,9 @@ def _driver(host_facts: Path | None) -> DriverFacts:
 
 def _write(path: Path, record: Mapping[str, Any]) -> None:
     """All or nothing: a reader never sees half a record."""
+    import json
+    import tempfile
+
     data = (json.dumps(record, indent=2, allow_nan=False) + "\n").encode("utf-8")
     # A fresh temporary name (never a predictable one a link could stand on), then a rename.
     fd, part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -407,11 +408,14 @@ def recording(
     host_facts: Path | None = None,
 ) -> Iterator[RunRecord]:
     """Record the run in the with-block: set ``.exit_code`` there. One record is written at
-    the end, also when the block raises (exit_code null, the error's message; "recorded  PATH"
-    is then printed on stderr, since the caller cannot); the exception goes on.
+    the end, also when the block raises (exit_code null, the error's message); the exception
+    goes on. ``.notice`` then says where the record went, for the caller to print.
 
     The folder is made first, and git and the host read, before the run starts.
     """
+    import secrets
+    import tempfile
+
     from envforge.project.loader import git_revision
 
     try:
@@ -458,9 +462,9 @@ def recording(
         try:
             _write(path, record(describe_error(exc)))
         except OSError as write_exc:
-            print(f"warning: the run record {path} was not written ({write_exc})", file=sys.stderr)
-        else:  # the caller, left by the exception, cannot say where the record went
-            print(f"recorded  {path}", file=sys.stderr)
+            run.notice = f"warning: the run record {path} was not written ({write_exc})"
+        else:
+            run.notice = f"recorded  {path}"
         raise
     try:
         _write(path, record(None))
@@ -469,3 +473,4 @@ def recording(
             f"The run ended (exit code {run.exit_code}) but its record {path} was not "
             f"written ({exc.strerror or exc})"
         ) from None
+    run.notice = f"recorded  {path}"

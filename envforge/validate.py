@@ -241,6 +241,15 @@ def python_minor(value: object, where: str, file: str | None = None) -> str:
     return text
 
 
+def one_of(
+    value: str, choices: tuple[str, ...], what: str, where: str, file: str | None = None
+) -> str:
+    """A value from a fixed set (the tuples beside settings' Literals: PYTHON_SOURCES ...)."""
+    if value not in choices:
+        fail(what, value, where, f"Use one of: {', '.join(choices)}.", file)
+    return value
+
+
 def cuda_version(value: object, where: str, file: str | None = None) -> str:
     text = _string(value, "CUDA version", where, file)
     if not _CUDA.fullmatch(text):

@@ -21,7 +21,7 @@ any container is started. Exit codes: 0 verified, 1 a difference, 2 cannot verif
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,14 +50,14 @@ import importlib.metadata as m, json, platform, sys
 out = []
 for d in m.distributions():
     out.append([d.metadata.get("Name"), d.version])
-print({_MARK!r} + json.dumps({{
+sys.stdout.write({_MARK!r} + json.dumps({{
     "python": platform.python_version(),
     "machine": platform.machine(),
     "sys_platform": sys.platform,
     "prefix": sys.prefix,
     "base_prefix": sys.base_prefix,
     "distributions": out,
-}}))
+}}) + "\\n")
 """
 
 
@@ -65,7 +65,7 @@ print({_MARK!r} + json.dumps({{
 # What the image holds, as its probe reported it.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImageFacts:
     python: str  # "3.11.16"
     machine: str  # "x86_64", "aarch64": platform.machine(), as PEP 508 sees it
@@ -204,7 +204,7 @@ def render_diff(diff: Diff) -> str:
     return "\n".join(text for _, text in sorted(lines))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Verdict:
     image: str
     target: Target
@@ -313,16 +313,11 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def verify_command(
-    image: str,
-    path: str | Path,
-    *,
-    client: Any = None,
-    out: Callable[[str], None] = print,
-    package: str | None = None,
-) -> int:
-    """Check image against the project at path (package: the uv workspace member it was
-    built from); print the verdict; 0 verified, 1 not."""
+def verify_image(
+    image: str, path: str | Path, *, client: Any = None, package: str | None = None
+) -> Verdict:
+    """The verdict on image against the project at path (package: the uv workspace member
+    it was built from)."""
     from envforge.engine import client as engine
     from envforge.project.loader import load_project
 
@@ -339,6 +334,4 @@ def verify_command(
             f"The Python on the PATH of '{image}' is not a virtual environment's: "
             "envforge's images run from /app/.venv"
         )
-    verdict = judge(image, labels, facts, loaded.lock, loaded.facts.lock_hash, loaded.project)
-    out(verdict.render())
-    return 0 if verdict.ok else 1
+    return judge(image, labels, facts, loaded.lock, loaded.facts.lock_hash, loaded.project)

@@ -282,18 +282,23 @@ def write(directory: Path, name: str, content: Any) -> Path:
     return path
 
 
+def runs(*args: str) -> tuple[str, str]:
+    """`envforge runs ARGS`: its stdout and stderr (it always exits 0)."""
+    done = CliRunner().invoke(app, ["runs", *args])
+    assert done.exit_code == 0, done.output
+    return done.stdout, done.stderr
+
+
 @pytest.mark.parametrize("as_json", [False, True])
-def test_no_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str], as_json: bool) -> None:
+def test_no_runs(tmp_path: Path, as_json: bool) -> None:
     for directory in (tmp_path / "missing", tmp_path):
-        assert records.list_command(directory, as_json=as_json) == 0
-        out, err = capsys.readouterr()
+        out, err = runs(str(directory), *(["--json"] if as_json else []))
         message = f"no runs recorded in {directory}\n"
         assert (out, err) == (("[]\n", message) if as_json else (message, ""))
+    assert records.list_runs(tmp_path / "missing") == ([], [])
 
 
-def test_listing_skips_what_it_cannot_read(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_listing_skips_what_it_cannot_read(tmp_path: Path) -> None:
     good = record_for()
     write(tmp_path, "20250131T091502Z-gpu-torch-a1b2c3.json", good)
     broken = write(tmp_path, "20250131T091503Z-gpu-torch-000000.json", "{not json")
@@ -301,25 +306,20 @@ def test_listing_skips_what_it_cannot_read(
     write(tmp_path, ".20250131T091505Z-gpu-torch-222222.json.part", "{half")
     write(tmp_path, "notes.txt", "not a record")
 
-    assert records.list_command(tmp_path, as_json=True) == 0
-    out, err = capsys.readouterr()
+    out, err = runs(str(tmp_path), "--json")
     assert json.loads(out) == [good]
     assert err.splitlines() == [
         f"warning: skipping {broken}: not a run record (Expecting property name enclosed in "
         "double quotes: line 1 column 2 (char 1))",
         f"warning: skipping {future}: not a run record (schema 2, this envforge reads schema 1)",
     ]
-    assert records.list_command(tmp_path, as_json=False) == 0
-    out, _ = capsys.readouterr()
+    out, _ = runs(str(tmp_path))
     assert out.splitlines()[1].startswith("2025-01-31T09:15:02Z  0     12.3s     gpu-torch:0.1.0")
 
 
-def test_only_unreadable_records_is_no_runs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_only_unreadable_records_is_no_runs(tmp_path: Path) -> None:
     broken = write(tmp_path, "x.json", "[]")
-    assert records.list_command(tmp_path, as_json=False) == 0
-    out, err = capsys.readouterr()
+    out, err = runs(str(tmp_path))
     assert out == f"no runs recorded in {tmp_path}\n"
     assert err == f"warning: skipping {broken}: not a run record (not a JSON object)\n"
 
@@ -371,6 +371,7 @@ def test_a_recorded_run(tmp_path: Path, gathered: list[Path]) -> None:
     assert record["git"] == {"commit": "abc123", "dirty": True}
     assert record["host"]["driver_version"] == "580.159.04"
     assert gathered == [Path.cwd()]  # an image ref: the current folder's git
+    assert run.notice == f"recorded  {run.path}"  # for the CLI to print
 
 
 def test_a_failed_run_is_recorded_and_the_error_goes_on(
@@ -383,6 +384,7 @@ def test_a_failed_run_is_recorded_and_the_error_goes_on(
     ):
         raise RunError("img:1", 'could not select device driver "" with capabilities: [[gpu]]')
     assert run.exit_code is None
+    assert run.notice == f"recorded  {run.path}"  # the CLI prints it, left by the exception
     record = only_record(tmp_path)
     assert record["exit_code"] is None
     assert record["error"] == (

@@ -29,7 +29,7 @@ from envforge.verify import (
     judge,
     parse_probe,
     render_diff,
-    verify_command,
+    verify_image,
 )
 from tests.conftest import EXAMPLES
 
@@ -213,7 +213,13 @@ def test_parse_probe_without_report_is_an_inspection_error() -> None:
 
 
 def test_duplicates_in_the_image_are_found() -> None:
-    facts = ImageFacts("3.11.16", "x86_64", "linux", True, (("a", "1.0"), ("A", "2.0")))
+    facts = ImageFacts(
+        python="3.11.16",
+        machine="x86_64",
+        sys_platform="linux",
+        in_venv=True,
+        distributions=(("a", "1.0"), ("A", "2.0")),
+    )
     assert facts.installed() == ({"a": "1.0"}, {"a": ("1.0", "2.0")})
 
 
@@ -231,7 +237,13 @@ def labels_for(lock_bytes_hash: str, **more: str) -> dict[str, str]:
 
 
 def facts_of(dists: dict[str, str], python: str = "3.11.16") -> ImageFacts:
-    return ImageFacts(python, "x86_64", "linux", True, tuple(dists.items()))
+    return ImageFacts(
+        python=python,
+        machine="x86_64",
+        sys_platform="linux",
+        in_venv=True,
+        distributions=tuple(dists.items()),
+    )
 
 
 def test_judge_passes_with_the_summary_line() -> None:
@@ -275,7 +287,7 @@ def test_judge_names_a_python_that_is_not_the_labelled_one() -> None:
     assert verdict.label_problems == ("! python     image label 3.11, image's Python 3.12.4",)
 
 
-# -- verify_command on a fake engine -----------------------------------------------------------
+# -- verify_image on a fake engine -----------------------------------------------------------
 
 
 class FakeContainer:
@@ -342,13 +354,14 @@ def fake(
     return FakeClient({"img:1": image}, FakeContainer(probe_output(dists), status))
 
 
-def test_verify_command_passes_and_removes_its_container() -> None:
-    client, lines = fake(CPU_311), []
-    assert verify_command("img:1", CPU, client=client, out=lines.append) == 0
-    assert lines == [
+def test_verify_image_passes_and_removes_its_container() -> None:
+    client = fake(CPU_311)
+    verdict = verify_image("img:1", CPU, client=client)
+    assert verdict.ok
+    assert verdict.render() == (
         "verified: img:1 holds the 11 packages uv.lock gives Python 3.11.16 on linux/x86_64, "
         "and its lock hash"
-    ]
+    )
     assert client.container.started and client.container.removed
     # One short container: Python as the entrypoint, no network.
     assert client.created["entrypoint"] == ["python"]
@@ -356,24 +369,23 @@ def test_verify_command_passes_and_removes_its_container() -> None:
     assert client.created["network_disabled"] is True
 
 
-def test_verify_command_fails_naming_the_extra_package() -> None:
-    lines: list[str] = []
-    client = fake({**CPU_311, "sneaky": "1.0"})
-    assert verify_command("img:1", CPU, client=client, out=lines.append) == 1
-    assert lines[0].splitlines()[-1] == "+ extra    sneaky==1.0"
+def test_verify_image_fails_naming_the_extra_package() -> None:
+    verdict = verify_image("img:1", CPU, client=fake({**CPU_311, "sneaky": "1.0"}))
+    assert not verdict.ok
+    assert verdict.render().splitlines()[-1] == "+ extra    sneaky==1.0"
 
 
 def test_an_image_without_envforge_labels_is_an_input_error() -> None:
     client = fake(CPU_311, labels={"maintainer": "someone"})
     with pytest.raises(NotEnvforgeImageError, match="was not built by envforge") as info:
-        verify_command("img:1", CPU, client=client, out=print)
+        verify_image("img:1", CPU, client=client)
     assert info.value.exit_code == 2
     assert client.created == {}  # no container was started for it
 
 
 def test_a_missing_image_is_image_not_found() -> None:
     with pytest.raises(ImageNotFoundError):
-        verify_command("absent:0", CPU, client=fake(CPU_311), out=print)
+        verify_image("absent:0", CPU, client=fake(CPU_311))
 
 
 def test_a_failing_probe_is_an_inspection_error_and_still_removed() -> None:
@@ -382,7 +394,7 @@ def test_a_failing_probe_is_an_inspection_error_and_still_removed() -> None:
         FakeContainer("", 1, stderr="Traceback...\nImportError: boom\n"),
     )
     with pytest.raises(ImageInspectionError, match=r"\(exit 1\): ImportError: boom"):
-        verify_command("img:1", CPU, client=client, out=print)
+        verify_image("img:1", CPU, client=client)
     assert client.container.removed
 
 
@@ -403,3 +415,19 @@ def test_cli_verify_exit_codes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     missing = runner.invoke(app, ["verify", "img:1", str(tmp_path)])
     assert missing.exit_code == 2
     assert missing.stderr.startswith(f"error: No pyproject.toml in '{tmp_path}'")
+
+
+def test_the_probe_script_runs_and_reports_one_line() -> None:
+    """The script the probe container runs, run by this Python: one marked line, parsed."""
+    import subprocess
+    import sys
+
+    from envforge.verify import _PROBE
+
+    done = subprocess.run(
+        [sys.executable, "-I", "-B", "-c", _PROBE], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.endswith("\n") and done.stdout.count("\n") == 1
+    facts = parse_probe(done.stdout, "this python")
+    assert facts.python == ".".join(map(str, sys.version_info[:3]))
+    assert facts.distributions

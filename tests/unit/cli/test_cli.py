@@ -203,8 +203,21 @@ def test_unreachable_engine_names_where_it_looked(cpu: Path, tmp_path: Path) -> 
 
 
 def test_help_is_fast_because_imports_are_lazy() -> None:
-    code = "import sys; from envforge.cli import app; print(sorted(m for m in ('docker', 'jinja2', 'tomlkit', 'envforge.image.plan') if m in sys.modules))"
+    heavy = ("docker", "pynvml", "jinja2", "yaml", "tomlkit", "envforge.image.plan")
+    code = f"import sys; from envforge.cli import app; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_every_command_reports_its_errors_through_the_handler() -> None:
+    """Registered through cli.handler.handled: error/hint and an exit code, no traceback."""
+    from envforge.cli.handler import handled
+
+    callbacks = [info.callback for info in app.registered_commands if info.callback]
+    assert [c.__name__ for c in callbacks] == [
+        "dockerize", "plan", "build", "run", "runs", "readme", "verify", "doctor",
+    ]  # fmt: skip
+    for callback in callbacks:
+        assert callback.__code__ is handled(lambda: None).__code__, callback

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from envforge.cli import INTERNAL_ERROR_EXIT, handled
+from envforge.cli.handler import INTERNAL_ERROR_EXIT, handled
 from envforge.errors import InputError
 from envforge.validate import for_terminal
 

@@ -371,7 +371,9 @@ def test_a_gpu_the_host_lacks_is_a_fail(catalog: CudaCatalog) -> None:
 
 def test_findings_are_printed_as_doctor_prints_them(catalog: CudaCatalog) -> None:
     pre = gate_for(catalog, "old-driver-470", CUDA_128)
-    report = Report("img:1", host("old-driver-470"), pre.needs, pre.findings)
+    report = Report(
+        subject="img:1", host=host("old-driver-470"), needs=pre.needs, findings=pre.findings
+    )
     doctor_lines = render_text(report).splitlines()[2:-2]  # less the header and the verdict
     assert gate.render_findings(pre.findings).splitlines() == doctor_lines
 

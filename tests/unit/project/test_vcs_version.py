@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from envforge.cli import _build_args
 from envforge.image.bases import load_catalog
 from envforge.image.plan import Plan, make_plan
 from envforge.image.render import render_dockerfile
+from envforge.pipeline import build_args
 from envforge.project import vcsversion
 from envforge.project.facts import ProjectFacts
 from envforge.project.lockfile import Lock, lock_hash
@@ -159,12 +159,12 @@ def test_the_locked_version_is_the_dockerfiles_default() -> None:
 
 def test_build_args_strip_dirty_from_the_revision() -> None:
     plan = _plan(f"{SHA}-dirty")
-    assert _build_args(plan, f"{SHA}-dirty") == {
+    assert build_args(plan, f"{SHA}-dirty") == {
         "ENVFORGE_REVISION": SHA,
         "ENVFORGE_VERSION": "0.0.0+g0123456.dirty",
     }
     static = replace(plan, vcs=None)
-    assert _build_args(static, None) == {"ENVFORGE_REVISION": ""}
+    assert build_args(static, None) == {"ENVFORGE_REVISION": ""}
 
 
 def test_no_backend_from_git_sets_nothing(tmp_path: Path) -> None:

@@ -290,11 +290,17 @@ def test_verify_takes_package(monkeypatch: pytest.MonkeyPatch) -> None:
 
     seen: dict[str, object] = {}
 
-    def fake(image: str, path: Path, **kwargs: object) -> int:
-        seen.update(kwargs, image=image)
-        return 0
+    class Verdict:
+        ok = True
 
-    monkeypatch.setattr(verify, "verify_command", fake)
+        def render(self) -> str:
+            return "verified"
+
+    def fake(image: str, path: Path, **kwargs: object) -> Verdict:
+        seen.update(kwargs, image=image)
+        return Verdict()
+
+    monkeypatch.setattr(verify, "verify_image", fake)
     done = _invoke(["verify", "img:1", str(WORKSPACE), "--package", "ws-app"])
     assert done.exit_code == 0, done.output
     assert seen == {"image": "img:1", "package": "ws-app"}
@@ -319,7 +325,7 @@ def test_verify_loads_the_member(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loader, "load_project", spy)
     monkeypatch.setattr(engine, "connect", no_engine)
     with pytest.raises(DockerUnavailableError):
-        verify.verify_command("img:1", WORKSPACE, package="ws-lib")
+        verify.verify_image("img:1", WORKSPACE, package="ws-lib")
     assert loaded == ["ws-lib"]
 
 
