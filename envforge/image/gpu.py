@@ -25,10 +25,10 @@ from envforge.errors import PlanError
 from envforge.image.decision import Decision
 from envforge.image.options import BuildOptions
 from envforge.image.selection import Selection
+from envforge.labels import ImageLabels
 from envforge.project.installset import Target
 from envforge.project.lockfile import Lock
 from envforge.project.pyproject import Project
-from envforge.labels import ImageLabels
 
 CUDA_IMAGE = "nvidia/cuda"
 DEFAULT_UBUNTU = "22.04"

@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class Plan:
     project: Project
@@ -254,3 +253,16 @@ def _labels(
     extras: tuple[str, ...],
     groups: tuple[str, ...],
 ) -> dict[str, str]:
+    return ImageLabels(
+        title=project.name,
+        version=project.version or None,
+        description=validate.summary(project.description)[0] if project.description else None,
+        source=validate.source_url(facts.git_source) or None,
+        base_name=base_name,
+        base_digest=base_digest or None,
+        envforge_version=__version__,
+        lock_hash=facts.lock_hash,
+        python=python,
+        extras=extras,
+        groups=groups,
+    ).to_labels()
