@@ -51,7 +51,13 @@ def example_copy(tmp_path: Path):
 
 def no_gpu_driver() -> DriverFacts:
     """The driver facts of a host without an NVIDIA driver, as the live probe reports it."""
-    return DriverFacts("no-driver", "none", None, None, detail=NO_DRIVER_DETAIL)
+    return DriverFacts(
+        status="no-driver",
+        source="none",
+        driver_version=None,
+        cuda_driver_version=None,
+        detail=NO_DRIVER_DETAIL,
+    )
 
 
 def h100_driver() -> DriverFacts:
