@@ -25,6 +25,8 @@ class LockedRequirement:
     specifier: str = ""
     extras: tuple[str, ...] = ()
     marker: str | None = None
+    # From a direct source (git, url, path, directory, editable): uv records no specifier.
+    direct: bool = False
 
 
 @dataclass(frozen=True)
@@ -286,7 +288,11 @@ def _requirement(raw: Any, field: str, where: str) -> LockedRequirement:
         specifier=specifier,
         extras=_str_list(raw.get("extras", []), f"{field}.extras", where),
         marker=marker,
+        direct=any(k in raw for k in _DIRECT_SOURCES),
     )
+
+
+_DIRECT_SOURCES = ("git", "url", "path", "directory", "editable")
 
 
 def _root_metadata(raw: Mapping[str, Any], at: str) -> RootMetadata:

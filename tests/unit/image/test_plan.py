@@ -22,7 +22,6 @@ from envforge.image.plan import (
 from envforge.image.report import plan_json, plan_text
 from envforge.project.lockfile import Lock
 from envforge.project.pyproject import Project
-
 from tests.unit.conftest import CPU_SKLEARN, LOCK_FIXTURES, read_toml
 
 LOCK_HASH = "sha256:" + "0" * 64

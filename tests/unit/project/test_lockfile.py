@@ -12,7 +12,6 @@ from packaging.specifiers import SpecifierSet
 
 from envforge.errors import LockError
 from envforge.project.lockfile import Lock, LockedRequirement, lock_hash
-
 from tests.unit.conftest import CPU_SKLEARN, Loaded
 
 
