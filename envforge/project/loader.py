@@ -202,7 +202,12 @@ def _parse_pyproject(path: Path) -> dict[str, Any]:
         raise ProjectNotFoundError(str(path.parent))
     text = _read(path)
     try:
-        # tomlkit, not tomllib: its errors carry line and column for the user.
+        # tomllib reads it (ten times faster on a large pyproject.toml); tomlkit only
+        # explains a file that tomllib refuses: its errors carry line and column.
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError):
+        pass
+    try:
         data: dict[str, Any] = tomlkit.parse(text).unwrap()
     except tomlkit.exceptions.TOMLKitError as exc:  # ParseError, KeyAlreadyPresent...
         raise InvalidProjectError(
