@@ -9,9 +9,9 @@ from envforge.cuda.catalog import load_cuda_catalog
 from envforge.image.bases import load_catalog
 from envforge.image.plan import BuildOptions, Plan, make_plan
 from envforge.project.facts import ProjectFacts
-from envforge.project.loader import with_source_facts
 from envforge.project.lockfile import Lock, lock_hash
 from envforge.project.pyproject import Project
+from envforge.project.sources import with_source_facts
 
 
 def plan_for(
