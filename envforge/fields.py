@@ -29,6 +29,7 @@ _KINDS: dict[type, str] = {
     bool: "true or false",
     list: "an array",
     dict: "a table",
+    Mapping: "a table",
 }
 
 
