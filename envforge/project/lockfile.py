@@ -66,10 +66,6 @@ class LockedPackage:
     metadata: RootMetadata | None = None
 
     @property
-    def is_root_candidate(self) -> bool:
-        return self.is_at(".")
-
-    @property
     def local_folder(self) -> str | None:
         """The folder uv builds it from (relative to the lock), when it is a local one."""
         for kind in _LOCAL_SOURCES:
@@ -85,7 +81,6 @@ class LockedPackage:
 class RootMetadata:
     requires_dist: tuple[LockedRequirement, ...] = ()
     requires_dev: Mapping[str, tuple[LockedRequirement, ...]] = field(default_factory=dict)
-    provides_extras: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,10 +91,6 @@ class Lock:
     packages: tuple[LockedPackage, ...]
     root: LockedPackage | None
     root_metadata: RootMetadata
-
-    def package(self, name: str) -> LockedPackage | None:
-        wanted = canonicalize_name(name)
-        return next((p for p in self.packages if canonicalize_name(p.name) == wanted), None)
 
     @classmethod
     def from_dict(
@@ -239,5 +230,4 @@ def _root_metadata(package: Fields) -> RootMetadata:
     return RootMetadata(
         requires_dist=_requirements(meta, "requires-dist"),
         requires_dev={group: _requirements(dev, group) for group in dev.data} if dev else {},
-        provides_extras=meta.strings("provides-extras"),
     )
