@@ -227,6 +227,7 @@ def _root_metadata(package: Fields) -> RootMetadata:
     if meta is None:
         return RootMetadata()
     dev = meta.table("requires-dev")
+    meta.strings("provides-extras")  # nothing reads it, but a malformed lock is refused
     return RootMetadata(
         requires_dist=_requirements(meta, "requires-dist"),
         requires_dev={group: _requirements(dev, group) for group in dev.data} if dev else {},

@@ -68,3 +68,41 @@ def test_environment_is_a_copy() -> None:
     env = PY311.environment()
     env["sys_platform"] = "win32"
     assert PY311.environment()["sys_platform"] == "linux"
+
+
+def _by_text(text: str, target: Target, active: frozenset[str]) -> bool:
+    """The reference: each extra comparison decided in the text, the rest by packaging."""
+    import re
+
+    from packaging.utils import canonicalize_name
+
+    def decide(match: re.Match[str]) -> str:
+        on = (canonicalize_name(match[3]) in active) == (match[1] == "==")
+        return "extra == ''" if on else "extra != ''"
+
+    text = re.sub(r"""\bextra\s*(==|!=)\s*(['"])(.*?)\2""", decide, text)
+    return Marker(text).evaluate({**target.environment(), "extra": ""})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        CONFLICT,
+        "extra == 'gpu'",
+        "extra != 'gpu' or extra == 'cpu'",
+        "(python_version >= '3.12' or extra == 'gpu') and platform_machine == 'x86_64'",
+        "sys_platform == 'darwin' and (extra == 'a' or (extra == 'b' and extra != 'c'))",
+        "platform_system == 'Linux' and implementation_name == 'cpython'",
+    ],
+)
+def test_the_walk_agrees_with_packaging_on_the_text(text: str) -> None:
+    # holds() walks packaging's parsed form (a private one): held to the public evaluation.
+    for target in (PY311, Target("3.12.3"), Target("3.11.16", "darwin", "arm64")):
+        for active in (frozenset(), frozenset({"gpu"}), frozenset({"a", "b"}), frozenset("abc")):
+            assert markers.holds(text, target, active) is _by_text(text, target, active)
+
+
+def test_an_extra_on_the_right() -> None:
+    # The text substitution this replaced missed this spelling (uv does not write it).
+    assert markers.holds("'gpu' == extra", PY311, frozenset({"gpu"}))
+    assert not markers.holds("'gpu' != extra", PY311, frozenset({"gpu"}))
