@@ -39,9 +39,24 @@ class ProjectNotFoundError(InputError):
 class InvalidProjectError(InputError):
     """A value in pyproject.toml, .python-version or [tool.envforge] is invalid."""
 
-    def __init__(self, message: str, *, file: str = "pyproject.toml", hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str = "pyproject.toml",
+        hint: str | None = None,
+        placed: bool = False,
+    ):
+        """placed: the message names the file already (envforge.fields' messages do)."""
         self.file = file
-        super().__init__(f"{message} in {file}", hint=hint or f"Fix that value in {file}.")
+        super().__init__(
+            message if placed else f"{message} in {file}", hint=hint or f"Fix that value in {file}."
+        )
+
+    @classmethod
+    def from_fields(cls, message: str) -> InvalidProjectError:
+        """The error of a value envforge.fields refused in pyproject.toml."""
+        return cls(message, placed=True)
 
 
 class LockError(InputError):

@@ -24,6 +24,8 @@ _EXTRA_RE = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
 
 # (name, extras, specifier, extra-or-None)
 _Key = tuple[str, tuple[str, ...], str, str | None]
+# The specifier of a requirement uv records from a direct source, as messages show it.
+_DIRECT = " (from a direct source)"
 
 
 def _spec(text: str) -> str:
@@ -47,11 +49,11 @@ def _from_lock(req: LockedRequirement) -> _Key:
     match = _EXTRA_RE.search(req.marker or "")
     extra = canonicalize_name(match.group(1)) if match else None
     extras = tuple(sorted(canonicalize_name(e) for e in req.extras))
-    return (canonicalize_name(req.name), extras, _spec(req.specifier), extra)
+    spec = _DIRECT if req.direct else _spec(req.specifier)
+    return (canonicalize_name(req.name), extras, spec, extra)
 
 
 def _from_project(req: Requirement, extra: str | None) -> _Key:
-    # A direct URL requirement is recorded by uv as a source, with no specifier.
     extras = tuple(sorted(canonicalize_name(e) for e in req.extras))
     return (canonicalize_name(req.name), extras, _spec(str(req.specifier)), extra)
 
@@ -62,30 +64,51 @@ def _describe(key: _Key) -> str:
     return text + (f" (extra '{extra}')" if extra else "")
 
 
-def _diff(where: str, wanted: Iterable[_Key], locked: Iterable[_Key]) -> list[str]:
-    want, have = set(wanted), set(locked)
+def _diff(where: str, wanted: Iterable[_Key], locked: Iterable[LockedRequirement]) -> list[str]:
+    """What one side has that the other lacks. uv records a requirement with a direct source
+    (a git, url or path entry of [tool.uv.sources], a URL in the requirement) without its
+    specifier, the source in its place: any requirement of that name and extra matches it."""
+    want = set(wanted)
+    have = {_from_lock(r) for r in locked}
+    direct = {(n, e, x) for n, e, s, x in have if s == _DIRECT}
+    wanted_names = {(n, e, x) for n, e, _, x in want}
+    missing = {k for k in want - have if (k[0], k[1], k[3]) not in direct}
+    extra = {k for k in have - want if k[2] != _DIRECT or (k[0], k[1], k[3]) not in wanted_names}
     return [
         f"{where}: {_describe(k)} is in {a} but not in {b}"
         for keys, a, b in (
-            (want - have, "pyproject.toml", "uv.lock"),
-            (have - want, "uv.lock", "pyproject.toml"),
+            (missing, "pyproject.toml", "uv.lock"),
+            (extra, "uv.lock", "pyproject.toml"),
         )
         for k in sorted(keys, key=str)
     ]
 
 
-# Every Python release a specifier could tell apart: uv rewrites '~=3.10' as '>=3.10, <4'.
-_PYTHONS = [
-    f"{major}.{minor}.{patch}" for major in (2, 3, 4) for minor in range(41) for patch in range(31)
-]
-
-
 def same_pythons(a: SpecifierSet | None, b: SpecifierSet | None) -> bool:
-    """Whether two requires-python specifiers allow the same Python releases."""
+    """Whether two requires-python specifiers allow the same Python releases (X.Y.Z):
+    uv rewrites '~=3.10' as '>=3.10, <4'.
+
+    A specifier's verdict changes only at the releases its clauses name (and, for '~=' and
+    '.*', the next minor or major), so the two agree everywhere when they agree at each
+    of those, at the release just after each, and at 0.0.0."""
     if str(a or "") == str(b or ""):
         return True
     sa, sb = a or SpecifierSet(), b or SpecifierSet()
-    return all(sa.contains(v) == sb.contains(v) for v in _PYTHONS)
+    return all(sa.contains(v) == sb.contains(v) for v in _probes(sa, sb))
+
+
+def _probes(*sets: SpecifierSet) -> list[str]:
+    edges: set[tuple[int, int, int]] = set()
+    for spec in (s for specs in sets for s in specs):
+        text = spec.version.removesuffix(".*")
+        try:
+            release = Version(text).release
+        except InvalidVersion:
+            continue  # '===' with a version no Python has
+        major, minor, patch = (*release, 0, 0)[:3]
+        edges |= {(major, minor, patch), (major, minor + 1, 0), (major + 1, 0, 0)}
+    probes = {(0, 0, 0)} | edges | {(x, y, z + 1) for x, y, z in edges}
+    return [f"{x}.{y}.{z}" for x, y, z in sorted(probes)]
 
 
 def lock_drift(project: Project, lock: Lock) -> list[str]:
@@ -129,7 +152,7 @@ def metadata_drift(project: Project, meta: RootMetadata) -> list[str]:
     wanted = [_from_project(r, None) for r in project.dependencies]
     for extra, reqs in project.optional_dependencies.items():
         wanted += [_from_project(r, canonicalize_name(extra)) for r in reqs]
-    drift += _diff("dependencies", wanted, [_from_lock(r) for r in meta.requires_dist])
+    drift += _diff("dependencies", wanted, meta.requires_dist)
 
     # Group names compare normalized (PEP 735), as uv writes them.
     ours = {canonicalize_name(g): g for g in project.dependency_groups}
@@ -144,7 +167,7 @@ def metadata_drift(project: Project, meta: RootMetadata) -> list[str]:
         drift += _diff(
             f"group '{ours[key]}'",
             [_from_project(r, None) for r in wanted_reqs],
-            [_from_lock(r) for r in locked_groups.get(key, ())],
+            locked_groups.get(key, ()),
         )
     return drift
 

@@ -7,82 +7,33 @@ the project under the image's markers: this module walks it, as uv does.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
-from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
+from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.utils import canonicalize_name
 
 from envforge.errors import LockError
+from envforge.fields import shown
+from envforge.project import markers
 from envforge.project.lockfile import Lock, LockedDependency, LockedPackage
-
-_EXTRA_RE = re.compile(r"""\bextra\s*(==|!=)\s*(['"])(.*?)\2""")
-
-
-@dataclass(frozen=True)
-class Target:
-    """The environment an image runs in, as PEP 508 markers see it."""
-
-    python_full_version: str  # "3.11.16": the base image's own patch release
-    sys_platform: str = "linux"
-    platform_machine: str = "x86_64"
-
-    def environment(self) -> dict[str, str]:
-        major_minor = ".".join(self.python_full_version.split(".")[:2])
-        return {
-            "python_full_version": self.python_full_version,
-            "python_version": major_minor,
-            "implementation_version": self.python_full_version,
-            "implementation_name": "cpython",
-            "platform_python_implementation": "CPython",
-            "sys_platform": self.sys_platform,
-            "platform_system": "Linux" if self.sys_platform == "linux" else self.sys_platform,
-            "platform_machine": self.platform_machine,
-            "os_name": "posix",
-            "platform_release": "",
-            "platform_version": "",
-            "extra": "",
-        }
+from envforge.project.markers import Target as Target
 
 
-def _applies(marker: str | None, env: Mapping[str, str], extras: Iterable[str]) -> bool:
-    """Whether a lock's marker holds for env; LockError for a marker that does not parse
+def _applies(marker: str | None, target: Target, active: frozenset[str]) -> bool:
+    """Whether a lock's marker holds for target; LockError for a marker that does not parse
     or cannot be evaluated (an int, '~=' on a platform name, an unknown variable)."""
     if not marker:
         return True
-    shown = repr(marker) if len(repr(marker)) <= 120 else repr(marker)[:117] + "..."
     if not isinstance(marker, str):
-        raise LockError(
-            f"Invalid marker {shown} in uv.lock: expected a string",
-            hint="Regenerate the lock with 'uv lock'.",
-        )
+        raise LockError(f"Invalid marker {shown(marker, 120)} in uv.lock: expected a string")
     try:
-        return _evaluate(marker, env, extras)
+        return markers.holds(marker, target, active)
     except InvalidMarker:
-        raise LockError(
-            f"Invalid marker {shown} in uv.lock", hint="Regenerate the lock with 'uv lock'."
-        ) from None
+        raise LockError(f"Invalid marker {shown(marker, 120)} in uv.lock") from None
     except (UndefinedComparison, UndefinedEnvironmentName, ValueError, TypeError) as exc:
         raise LockError(
-            f"Marker {shown} in uv.lock cannot be evaluated ({exc})",
-            hint="Regenerate the lock with 'uv lock'.",
+            f"Marker {shown(marker, 120)} in uv.lock cannot be evaluated ({exc})"
         ) from None
-
-
-def _evaluate(marker: str, env: Mapping[str, str], extras: Iterable[str]) -> bool:
-    parsed = Marker(marker)
-    if "extra" not in marker:
-        return parsed.evaluate(dict(env))
-    # uv encodes conflicting extras and groups as extra names ('extra-9-gpu-torch-cu124')
-    # and means a set: `extra != 'x'` holds when x is not active, whatever else is.
-    active = {canonicalize_name(e) for e in extras}
-
-    def decide(match: re.Match[str]) -> str:
-        holds = (canonicalize_name(match[3]) in active) == (match[1] == "==")
-        return "extra == ''" if holds else "extra != ''"
-
-    return Marker(_EXTRA_RE.sub(decide, marker)).evaluate({**env, "extra": ""})
 
 
 def _encoded(project: str, extras: Iterable[str], groups: Iterable[str]) -> list[str]:
@@ -105,9 +56,8 @@ def installed_packages(
     if lock.root is None:
         raise LockError("uv.lock has no entry for the project itself")
     root = lock.root
-    env = target.environment()
     extras, groups = tuple(extras), tuple(groups)
-    active = _encoded(root.name, extras, groups)
+    active = frozenset(canonicalize_name(e) for e in _encoded(root.name, extras, groups))
 
     by_name: dict[str, list[LockedPackage]] = {}
     for pkg in lock.packages:
@@ -123,9 +73,9 @@ def installed_packages(
     seen: set[tuple[str, str | None, tuple[str, ...]]] = set()
     while edges:
         edge = edges.pop()
-        if not _applies(edge.marker, env, active):
+        if not _applies(edge.marker, target, active):
             continue
-        pkg = _pick(by_name, edge, env, active)
+        pkg = _pick(by_name, edge, target, active)
         key = (canonicalize_name(pkg.name), pkg.version, tuple(sorted(edge.extras)))
         if key in seen:
             continue
@@ -140,8 +90,8 @@ def installed_packages(
 def _pick(
     by_name: Mapping[str, list[LockedPackage]],
     edge: LockedDependency,
-    env: Mapping[str, str],
-    active: Iterable[str],
+    target: Target,
+    active: frozenset[str],
 ) -> LockedPackage:
     candidates = by_name.get(canonicalize_name(edge.name), [])
     if edge.version is not None:
@@ -152,7 +102,7 @@ def _pick(
             p
             for p in candidates
             if not p.resolution_markers
-            or any(_applies(m, env, active) for m in p.resolution_markers)
+            or any(_applies(m, target, active) for m in p.resolution_markers)
         ] or candidates
     if not candidates:
         raise LockError(

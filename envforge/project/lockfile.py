@@ -1,4 +1,8 @@
-"""uv.lock as data. Pure: parses the dict that tomllib gives, never opens files."""
+"""uv.lock as data. Pure: parses the dict that tomllib gives, never opens files.
+
+Read through envforge.fields: a wrong value's error names where it sits in the lock
+(`Invalid 'package[3].wheels[0]' in uv.lock: expected a table, got 1`).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,15 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from envforge.errors import LockError
+from envforge.fields import Fields, shown
 
 # uv writes lock version 1 (revisions add optional fields, which we tolerate).
 SUPPORTED_LOCK_VERSIONS = (1,)
+_FILE = "uv.lock"
+# The sources of a package uv builds from a local folder, which record its metadata.
+_LOCAL_SOURCES = ("editable", "virtual", "directory")
+# A requirement from one of these carries no specifier: uv writes the source in its place.
+_DIRECT_SOURCES = ("git", "url", "path", "directory", "editable")
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,8 @@ class LockedRequirement:
     specifier: str = ""
     extras: tuple[str, ...] = ()
     marker: str | None = None
+    # From a direct source (git, url, path, directory, editable): uv records no specifier.
+    direct: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,7 @@ class LockedDependency:
     extras: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LockedPackage:
     name: str
     version: str | None
@@ -54,17 +66,9 @@ class LockedPackage:
     metadata: RootMetadata | None = None
 
     @property
-    def dependency_names(self) -> tuple[str, ...]:
-        return tuple(d.name for d in self.dependencies)
-
-    @property
-    def is_root_candidate(self) -> bool:
-        return self.is_at(".")
-
-    @property
     def local_folder(self) -> str | None:
         """The folder uv builds it from (relative to the lock), when it is a local one."""
-        for kind in ("editable", "virtual", "directory"):
+        for kind in _LOCAL_SOURCES:
             if kind in self.source:
                 return self.source[kind]
         return None
@@ -77,10 +81,9 @@ class LockedPackage:
 class RootMetadata:
     requires_dist: tuple[LockedRequirement, ...] = ()
     requires_dev: Mapping[str, tuple[LockedRequirement, ...]] = field(default_factory=dict)
-    provides_extras: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Lock:
     version: int
     revision: int
@@ -89,48 +92,33 @@ class Lock:
     root: LockedPackage | None
     root_metadata: RootMetadata
 
-    def package(self, name: str) -> LockedPackage | None:
-        wanted = canonicalize_name(name)
-        return next((p for p in self.packages if canonicalize_name(p.name) == wanted), None)
-
     @classmethod
     def from_dict(
         cls, data: Mapping[str, Any], *, project_name: str, root_folder: str = "."
     ) -> Lock:
         """The lock, with `project_name` (at root_folder: a workspace member's) as its root."""
+        top = Fields.of(data, file=_FILE, error=LockError)
         version = data.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
-            raise LockError(
-                f"Invalid lock version: {_short(version)} in 'version' of uv.lock",
-                hint="Regenerate the lock with 'uv lock'.",
-            )
+            raise LockError(f"Invalid lock version: {shown(version)} in 'version' of uv.lock")
         if version not in SUPPORTED_LOCK_VERSIONS:
             raise LockError(
                 f"Unsupported lock version: {version} in 'version' of uv.lock "
                 f"(envforge reads version {', '.join(map(str, SUPPORTED_LOCK_VERSIONS))})",
                 hint="Upgrade envforge, or re-lock with a uv release that writes version 1.",
             )
-        revision = data.get("revision", 0)
-        if not isinstance(revision, int) or isinstance(revision, bool):
-            raise LockError(
-                f"Invalid revision: {_short(revision)} in 'revision' of uv.lock", hint=_REGEN
-            )
+        revision = top.get("revision", int, 0)
         requires_python = None
-        if (rp := data.get("requires-python")) is not None:
-            if not isinstance(rp, str):
-                raise _invalid("requires-python", "the top level", "a string")
+        if (rp := top.get("requires-python", str)) is not None:
             try:
-                requires_python = SpecifierSet(str(rp))
+                requires_python = SpecifierSet(rp)
             except InvalidSpecifier:
                 raise LockError(
-                    f"Invalid specifier {rp[:80]!r} in 'requires-python' of uv.lock", hint=_REGEN
+                    f"Invalid specifier {rp[:80]!r} in 'requires-python' of uv.lock"
                 ) from None
 
-        raw_packages = data.get("package", [])
-        if not isinstance(raw_packages, list):
-            raise LockError("'package' must be an array of tables in uv.lock", hint=_REGEN)
-        packages = tuple(_package(p, i) for i, p in enumerate(raw_packages))
-
+        tables = top.tables("package")
+        packages = tuple(_package(t) for t in tables)
         wanted = canonicalize_name(project_name)
         root_at = next(
             (
@@ -148,9 +136,7 @@ class Lock:
             packages=packages,
             root=root,
             root_metadata=(
-                _root_metadata(raw_packages[root_at], f"package[{root_at}]")
-                if root_at is not None
-                else RootMetadata()
+                _root_metadata(tables[root_at]) if root_at is not None else RootMetadata()
             ),
         )
 
@@ -160,150 +146,89 @@ def lock_hash(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _short(value: Any) -> str:
-    try:
-        text = repr(value)
-    except (ValueError, RecursionError):
-        text = type(value).__name__
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_REGEN = "Regenerate the lock with 'uv lock'."
 
 
-def _invalid(field: str, where: str, expected: str) -> LockError:
-    return LockError(f"Invalid '{field}' in {where} of uv.lock: expected {expected}", hint=_REGEN)
+def _invalid(table: Fields, expected: str) -> LockError:
+    """A table of the lock that is not what it should be, as a whole."""
+    return LockError(f"Invalid '{table.where}' in {_FILE}: expected {expected}")
 
 
-def _str_field(raw: Mapping[str, Any], key: str, where: str) -> str | None:
-    value = raw.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise _invalid(key, where, "a string")
-    if isinstance(value, str) and _CONTROL_RE.search(value):
-        raise _invalid(key, where, "a string without control characters")
-    return str(value)
+def _version(table: Fields) -> str | None:
+    """A version: a string without control characters (it reaches image tags and labels);
+    a bare number, which TOML allows, is taken as its text."""
+    value = table.data.get("version")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    text = table.get("version", str)
+    if text is not None and _CONTROL_RE.search(text):
+        raise table.fail("version", "a string without control characters", text)
+    return text
 
 
-def _str_list(value: Any, field: str, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _invalid(field, where, "an array of strings")
-    return tuple(value)
-
-
-def _table_of(value: Any, field: str, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise _invalid(field, where, "a table")
-    return value
-
-
-def _package(raw: Any, index: int) -> LockedPackage:
-    where = f"package[{index}]"
-    if not isinstance(raw, Mapping):
-        raise LockError(f"Invalid {where} of uv.lock: expected a table", hint=_REGEN)
-    if not isinstance(raw.get("name"), str) or not raw["name"]:
-        raise _invalid("name", where, "a string")
-    table = f"{where} ({raw['name']})"
-    version = _str_field(raw, "version", table)
-    source = _table_of(raw.get("source", {}), "source", table)
-    for key, value in source.items():
-        if not isinstance(value, str):
-            raise _invalid(f"source.{key}", table, "a string")
-    wheels = raw.get("wheels", [])
-    if not isinstance(wheels, list) or not all(isinstance(w, Mapping) for w in wheels):
-        raise _invalid("wheels", table, "an array of tables")
-    names = []
-    for i, wheel in enumerate(wheels):
-        name = wheel.get("url") or wheel.get("filename") or wheel.get("path")
-        if not isinstance(name, str) or not name:
-            raise _invalid(f"wheels[{i}]", table, "a table with a 'url', 'filename' or 'path'")
-        names.append(name)
-    if "sdist" in raw and not isinstance(raw["sdist"], Mapping):
-        raise _invalid("sdist", table, "a table")
-    optional = _table_of(raw.get("optional-dependencies", {}), "optional-dependencies", table)
-    dev = _table_of(raw.get("dev-dependencies", {}), "dev-dependencies", table)
+def _package(table: Fields) -> LockedPackage:
+    name = table.required("name", str)
+    if not name:
+        raise table.fail("name", "a package name", name)
+    source = table.table("source")
+    sources = {key: source.required(key, str) for key in source.data} if source else {}
+    wheels = []
+    for wheel in table.tables("wheels"):
+        found = wheel.get("url", str) or wheel.get("filename", str) or wheel.get("path", str)
+        if not found:
+            raise _invalid(wheel, "a table with a 'url', 'filename' or 'path'")
+        wheels.append(found)
+    table.table("sdist")  # a table when there
+    optional = table.table("optional-dependencies")
+    dev = table.table("dev-dependencies")
     return LockedPackage(
-        name=raw["name"],
-        version=version,
-        source={str(k): str(v) for k, v in source.items()},
-        dependencies=_edges(raw.get("dependencies", []), "dependencies", table),
-        optional_dependencies={
-            str(extra): _edges(edges, f"optional-dependencies.{extra}", table)
-            for extra, edges in optional.items()
-        },
-        dev_dependencies={
-            str(group): _edges(edges, f"dev-dependencies.{group}", table)
-            for group, edges in dev.items()
-        },
-        resolution_markers=_str_list(
-            raw.get("resolution-markers", []), "resolution-markers", table
+        name=name,
+        version=_version(table),
+        source=sources,
+        dependencies=_edges(table, "dependencies"),
+        optional_dependencies=(
+            {extra: _edges(optional, extra) for extra in optional.data} if optional else {}
         ),
-        wheels=tuple(names),
-        has_sdist="sdist" in raw,
-        metadata=(
-            _root_metadata(raw, where)
-            if any(k in source for k in ("editable", "virtual", "directory"))
-            else None
-        ),
+        dev_dependencies={group: _edges(dev, group) for group in dev.data} if dev else {},
+        resolution_markers=table.strings("resolution-markers"),
+        wheels=tuple(wheels),
+        has_sdist="sdist" in table,
+        metadata=_root_metadata(table) if any(k in sources for k in _LOCAL_SOURCES) else None,
     )
 
 
-def _edges(raw: Any, field: str, where: str) -> tuple[LockedDependency, ...]:
-    if not isinstance(raw, list):
-        raise _invalid(field, where, "an array of tables")
-    out = []
-    for i, edge in enumerate(raw):
-        at = f"{field}[{i}]"
-        if not isinstance(edge, Mapping) or not isinstance(edge.get("name"), str):
-            raise _invalid(at, where, "a table with a 'name'")
-        marker = edge.get("marker")
-        if marker is not None and not isinstance(marker, str):
-            raise _invalid(f"{at}.marker", where, "a string")
-        out.append(
-            LockedDependency(
-                name=edge["name"],
-                version=_str_field(edge, "version", f"{where} {at}"),
-                marker=marker,
-                extras=_str_list(edge.get("extra", []), f"{at}.extra", where),
-            )
+def _edges(table: Fields, key: str) -> tuple[LockedDependency, ...]:
+    return tuple(
+        LockedDependency(
+            name=edge.required("name", str),
+            version=_version(edge),
+            marker=edge.get("marker", str),
+            extras=edge.strings("extra"),
         )
-    return tuple(out)
-
-
-def _requirement(raw: Any, field: str, where: str) -> LockedRequirement:
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
-        raise _invalid(field, where, "a table with a 'name'")
-    specifier = raw.get("specifier", "")
-    if not isinstance(specifier, str):
-        raise _invalid(f"{field}.specifier", where, "a string")
-    marker = raw.get("marker")
-    if marker is not None and not isinstance(marker, str):
-        raise _invalid(f"{field}.marker", where, "a string")
-    return LockedRequirement(
-        name=raw["name"],
-        specifier=specifier,
-        extras=_str_list(raw.get("extras", []), f"{field}.extras", where),
-        marker=marker,
+        for edge in table.tables(key)
     )
 
 
-def _root_metadata(raw: Mapping[str, Any], at: str) -> RootMetadata:
-    where = f"{at} ({raw['name']})"
-    meta = _table_of(raw.get("metadata", {}), "metadata", where)
-    dist_raw = meta.get("requires-dist", [])
-    if not isinstance(dist_raw, list):
-        raise _invalid("metadata.requires-dist", where, "an array of tables")
-    dist = tuple(
-        _requirement(r, f"metadata.requires-dist[{i}]", where) for i, r in enumerate(dist_raw)
+def _requirements(table: Fields, key: str) -> tuple[LockedRequirement, ...]:
+    return tuple(
+        LockedRequirement(
+            name=req.required("name", str),
+            specifier=req.get("specifier", str, ""),
+            extras=req.strings("extras"),
+            marker=req.get("marker", str),
+            direct=any(k in req for k in _DIRECT_SOURCES),
+        )
+        for req in table.tables(key)
     )
-    dev_raw = _table_of(meta.get("requires-dev", {}), "metadata.requires-dev", where)
-    dev = {}
-    for group, reqs in dev_raw.items():
-        field = f"metadata.requires-dev.{group}"
-        if not isinstance(reqs, list):
-            raise _invalid(field, where, "an array of tables")
-        dev[str(group)] = tuple(_requirement(r, f"{field}[{i}]", where) for i, r in enumerate(reqs))
-    extras = _str_list(meta.get("provides-extras", []), "metadata.provides-extras", where)
-    return RootMetadata(dist, dev, extras)
+
+
+def _root_metadata(package: Fields) -> RootMetadata:
+    meta = package.table("metadata")
+    if meta is None:
+        return RootMetadata()
+    dev = meta.table("requires-dev")
+    meta.strings("provides-extras")  # nothing reads it, but a malformed lock is refused
+    return RootMetadata(
+        requires_dist=_requirements(meta, "requires-dist"),
+        requires_dev={group: _requirements(dev, group) for group in dev.data} if dev else {},
+    )

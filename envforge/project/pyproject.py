@@ -12,25 +12,18 @@ from packaging.utils import canonicalize_name
 
 from envforge import validate
 from envforge.errors import InvalidProjectError
+from envforge.fields import Fields
 from envforge.project import vcsversion
 from envforge.project.settings import EnvforgeSettings
 
 REQUIREMENT_MAX = 4096
 
 
-def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
-    if not isinstance(value, kind):
-        raise InvalidProjectError(
-            f"'{where}' must be {what}, not {type(value).__name__}", hint=f"Make it {what}."
-        )
-    return value
+_FILE = "pyproject.toml"
 
 
-def _str_list(value: Any, where: str) -> tuple[str, ...]:
-    _expect(value, list, where, "an array of strings")
-    for i, item in enumerate(value):
-        _expect(item, str, f"{where}[{i}]", "a string")
-    return tuple(value)
+def _fields(data: object) -> Fields:
+    return Fields.of(data, file=_FILE, error=InvalidProjectError.from_fields)
 
 
 def _requirement(text: str, where: str) -> Requirement:
@@ -51,8 +44,10 @@ def _requirement(text: str, where: str) -> Requirement:
         ) from None
 
 
-def _requirements(value: Any, where: str) -> tuple[Requirement, ...]:
-    return tuple(_requirement(t, f"{where}[{i}]") for i, t in enumerate(_str_list(value, where)))
+def _requirements(table: Fields, key: str) -> tuple[Requirement, ...]:
+    return tuple(
+        _requirement(text, f"{table.path(key)}[{i}]") for i, text in enumerate(table.strings(key))
+    )
 
 
 @dataclass(frozen=True)
@@ -63,7 +58,7 @@ class DependencyGroup:
     includes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Project:
     name: str
     version: str | None
@@ -99,19 +94,18 @@ class Project:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Project:
-        project = data.get("project")
+        top = _fields(data)
+        project = top.table("project")
         if project is None:
             raise InvalidProjectError(
                 "No [project] table",
                 hint="Add a [project] table with at least 'name' (uv init writes one).",
             )
-        _expect(project, Mapping, "project", "a table")
-        name = validate.project_name(project.get("name"), "'project.name'")
+        name = validate.project_name(project.data.get("name"), "'project.name'")
 
-        dynamic = _str_list(project.get("dynamic", []), "project.dynamic")
-        version = project.get("version")
+        dynamic = project.strings("dynamic")
+        version = project.get("version", str)
         if version is not None:
-            _expect(version, str, "project.version", "a string")
             validate.pep440_version(version, "'project.version'")
         elif "version" not in dynamic:
             raise InvalidProjectError(
@@ -119,8 +113,7 @@ class Project:
             )
 
         requires_python = None
-        if (rp := project.get("requires-python")) is not None:
-            _expect(rp, str, "project.requires-python", "a string")
+        if (rp := project.get("requires-python", str)) is not None:
             try:
                 requires_python = SpecifierSet(rp)
             except InvalidSpecifier:
@@ -128,31 +121,28 @@ class Project:
                     f"Invalid specifier {rp!r} in 'project.requires-python'"
                 ) from None
 
-        optional = project.get("optional-dependencies", {})
-        _expect(optional, Mapping, "project.optional-dependencies", "a table")
-        for extra in optional:
-            validate.extra_or_group_name(extra, "'project.optional-dependencies'", "pyproject.toml")
-        groups_table = data.get("dependency-groups", {})
-        _expect(groups_table, Mapping, "dependency-groups", "a table")
-        for group_name in groups_table:
-            validate.extra_or_group_name(group_name, "'dependency-groups'", "pyproject.toml")
-        scripts = project.get("scripts", {})
-        _expect(scripts, Mapping, "project.scripts", "a table")
-        for key, target in scripts.items():
+        optional = project.table("optional-dependencies")
+        extras = list(optional.keys()) if optional else []
+        for extra in extras:
+            validate.extra_or_group_name(extra, "'project.optional-dependencies'", _FILE)
+        groups_table = top.table("dependency-groups")
+        for group_name in groups_table.data if groups_table else ():
+            validate.extra_or_group_name(group_name, "'dependency-groups'", _FILE)
+        scripts_table = project.table("scripts")
+        scripts: dict[str, str] = {}
+        for key in scripts_table.data if scripts_table else ():
+            assert scripts_table is not None
             validate.script_name(key, "'project.scripts'")
-            _expect(target, str, f"project.scripts.{key}", "a string")
-            validate.single_line_text(
-                target, f"'project.scripts.{key}'", REQUIREMENT_MAX, "pyproject.toml"
+            scripts[key] = validate.single_line_text(
+                scripts_table.required(key, str), f"'project.scripts.{key}'", REQUIREMENT_MAX, _FILE
             )
 
-        tool = data.get("tool", {})
-        _expect(tool, Mapping, "tool", "a table")
-        uv = tool.get("uv", {})
-        _expect(uv, Mapping, "tool.uv", "a table")
-        groups = {g: _group(entries, g) for g, entries in groups_table.items()}
+        tool = top.table("tool")
+        uv = (tool.table("uv") if tool else None) or _fields({})
+        groups = {g: _group(groups_table, g) for g in groups_table.data} if groups_table else {}
         # uv's legacy dev-dependencies are the "dev" group under another name.
         if "dev-dependencies" in uv:
-            legacy = _requirements(uv["dev-dependencies"], "tool.uv.dev-dependencies")
+            legacy = _requirements(uv, "dev-dependencies")
             dev = groups.get("dev", DependencyGroup(()))
             groups["dev"] = DependencyGroup(dev.requirements + legacy, dev.includes)
         for g, group in groups.items():
@@ -162,44 +152,41 @@ class Project:
                         f"Group {g!r} includes unknown group {inc!r} in 'dependency-groups'"
                     )
 
-        package = uv.get("package")
-        if package is not None:
-            _expect(package, bool, "tool.uv.package", "true or false")
-        is_package = package if package is not None else "build-system" in data
-        build_system = data.get("build-system", {})
-        _expect(build_system, Mapping, "build-system", "a table")
+        package = uv.get("package", bool)
+        is_package = package if package is not None else "build-system" in top
+        build_system = top.table("build-system") or _fields({})
         # PEP 517's fallback when a package names no backend: setuptools' legacy build.
-        build_requires = _requirements(
-            build_system.get("requires", ["setuptools>=40.8.0"]), "build-system.requires"
+        build_requires = (
+            _requirements(build_system, "requires")
+            if "requires" in build_system
+            else (Requirement("setuptools>=40.8.0"),)
         )
-        build_backend = build_system.get("build-backend")
+        build_backend = build_system.data.get("build-backend")
         if build_backend is not None:
             build_backend = validate.object_reference(build_backend, "'build-system.build-backend'")
-        default_groups = uv.get("default-groups", ["dev"])
-        if default_groups == "all":
-            default_groups = list(groups)
-        default_groups = _str_list(default_groups, "tool.uv.default-groups")
+        if uv.data.get("default-groups") == "all":
+            default_groups = tuple(groups)
+        elif "default-groups" in uv:
+            default_groups = uv.strings("default-groups")
+        else:
+            default_groups = ("dev",)
 
-        description = project.get("description")
-        if description is not None:
-            _expect(description, str, "project.description", "a string")
         dynamic_version = version is None and "version" in dynamic
         return cls(
             name=name,
             version=version,
-            description=_description(project.get("description")),
+            description=project.get("description", str),
             requires_python=requires_python,
-            dependencies=_requirements(project.get("dependencies", []), "project.dependencies"),
-            optional_dependencies={
-                extra: _requirements(reqs, f"project.optional-dependencies.{extra}")
-                for extra, reqs in optional.items()
-            },
+            dependencies=_requirements(project, "dependencies"),
+            optional_dependencies=(
+                {extra: _requirements(optional, extra) for extra in extras} if optional else {}
+            ),
             dependency_groups=groups,
-            scripts=dict(scripts),
+            scripts=scripts,
             is_package=is_package,
             build_requires=build_requires,
             uv_default_groups=default_groups,
-            envforge=EnvforgeSettings.from_dict(tool.get("envforge", {})),
+            envforge=EnvforgeSettings.from_dict(tool.data.get("envforge", {}) if tool else {}),
             dynamic_version=dynamic_version,
             build_backend=build_backend,
             version_backends=vcsversion.detect(data, build_requires)
@@ -208,20 +195,15 @@ class Project:
         )
 
 
-def _description(value: Any) -> str | None:
-    if value is None:
-        return None
-    return str(_expect(value, str, "project.description", "a string"))
-
-
-def _group(entries: Any, group: str) -> DependencyGroup:
-    where = f"dependency-groups.{group}"
-    _expect(entries, list, where, "an array")
+def _group(groups: Fields, group: str) -> DependencyGroup:
+    entries = groups.required(group, list)
+    where = groups.path(group)
     reqs: list[Requirement] = []
     includes: list[str] = []
     for i, entry in enumerate(entries):
         if isinstance(entry, Mapping) and set(entry) == {"include-group"}:
-            includes.append(_expect(entry["include-group"], str, f"{where}[{i}]", "a group name"))
+            include = Fields(data=entry, where=f"{where}[{i}]", file=_FILE, error=groups.error)
+            includes.append(include.required("include-group", str))
         elif isinstance(entry, str):
             reqs.append(_requirement(entry, f"{where}[{i}]"))
         else:

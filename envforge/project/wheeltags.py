@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
@@ -28,6 +29,9 @@ _LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2
 _ARCH = "x86_64"
 
 
+SupportKind = Literal["wheel", "compile", "sdist", "source", "none"]
+
+
 @dataclass(frozen=True)
 class Support:
     """How one locked package installs on one target."""
@@ -35,7 +39,7 @@ class Support:
     # "wheel": a wheel fits; "compile": an sdist, and wheels for other targets only (so it
     # has code to compile); "sdist": only an sdist (it may compile); "source": a git, path or
     # URL source uv builds; "none": nothing installs.
-    kind: str
+    kind: SupportKind
     package: str
     version: str | None
 
@@ -84,7 +88,7 @@ _SOURCE_KINDS = ("git", "path", "directory", "editable", "virtual", "url")
 def support(pkg: LockedPackage, python: str, glibc: tuple[int, int] = GLIBC["bookworm"]) -> Support:
     """How uv would install pkg on CPython `python`: a wheel, a build from source, or not at all."""
 
-    def verdict(kind: str) -> Support:
+    def verdict(kind: SupportKind) -> Support:
         return Support(kind, pkg.name, pkg.version)
 
     if any(wheel_fits(w, python, glibc) for w in pkg.wheels):

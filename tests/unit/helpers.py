@@ -10,9 +10,9 @@ from envforge.image.bases import load_catalog
 from envforge.image.options import BuildOptions
 from envforge.image.plan import Plan, make_plan
 from envforge.project.facts import ProjectFacts
-from envforge.project.loader import with_source_facts
 from envforge.project.lockfile import Lock, lock_hash
 from envforge.project.pyproject import Project
+from envforge.project.sources import with_source_facts
 
 
 def plan_for(

@@ -642,7 +642,9 @@ def test_rocm_torch_is_not_mistaken_for_cuda_or_cpu() -> None:
     from envforge.project.lockfile import LockedPackage
 
     torch = LockedPackage(
-        "torch", "2.5.1+rocm6.2", {"registry": "https://download.pytorch.org/whl/rocm6.2"}
+        name="torch",
+        version="2.5.1+rocm6.2",
+        source={"registry": "https://download.pytorch.org/whl/rocm6.2"},
     )
     needs = infer_needs({"torch": torch}, load_cuda_catalog())
     assert not needs.needs_cuda

@@ -15,9 +15,9 @@ from envforge.image.options import BuildOptions
 from envforge.image.plan import Plan, make_plan
 from envforge.image.render import render_dockerfile
 from envforge.project.facts import ProjectFacts
-from envforge.project.loader import build_markers
 from envforge.project.lockfile import Lock
 from envforge.project.pyproject import Project
+from envforge.project.sources import build_markers
 from tests.conftest import REPO
 from tests.unit.helpers import plan_for
 

@@ -247,3 +247,54 @@ def test_compatible_release_requires_python_as_uv_records_it(
 
 def test_group_names_as_uv_records_them(fixture_project: Callable[[str], Loaded]) -> None:
     assert drift(*fixture_project("group-names")) == []
+
+
+# --- requirements from a direct source, and requires-python compared by its releases --
+
+
+def test_a_direct_source_takes_the_specifier_s_place(
+    sklearn_pyproject: dict[str, Any], sklearn_lock_data: dict[str, Any]
+) -> None:
+    # [tool.uv.sources] numpy = { git = ... }: uv records the git URL and no specifier
+    # (NVIDIA-NeMo/RL's lock, for one); a registry entry of the same name keeps its own.
+    root = next(p for p in sklearn_lock_data["package"] if p["name"] == "cpu-sklearn")
+    dist = root["metadata"]["requires-dist"]
+    dist[0] = {"name": "numpy", "git": "https://github.com/numpy/numpy?tag=v2.0.0"}
+    assert drift(sklearn_pyproject, sklearn_lock_data) == []
+    dist.append({"name": "numpy", "specifier": "==1.0", "marker": "sys_platform == 'win32'"})
+    assert drift(sklearn_pyproject, sklearn_lock_data) == [
+        "dependencies: numpy==1.0 is in uv.lock but not in pyproject.toml"
+    ]
+
+
+def test_a_direct_source_for_a_requirement_pyproject_lacks_is_drift(
+    sklearn_pyproject: dict[str, Any], sklearn_lock_data: dict[str, Any]
+) -> None:
+    root = next(p for p in sklearn_lock_data["package"] if p["name"] == "cpu-sklearn")
+    root["metadata"]["requires-dist"].append({"name": "torch", "url": "https://x.invalid/t.whl"})
+    assert drift(sklearn_pyproject, sklearn_lock_data) == [
+        "dependencies: torch (from a direct source) is in uv.lock but not in pyproject.toml"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("~=3.10", ">=3.10,<4", True),
+        ("==3.11.*", ">=3.11,<3.12", True),
+        (">3.10", ">=3.10.1", True),
+        (">=3.10", ">=3.10.0", True),
+        (">=3.10", ">=3.11", False),
+        ("<3.14,>=3.13.14", ">=3.13.14,<3.14", True),
+        ("<3.14,>=3.13.14", ">=3.13.13,<3.14", False),
+        ("!=3.12.1,>=3.12", ">=3.12", False),
+        ("", ">=0", True),
+        ("===3.11.4", "==3.11.4", True),
+    ],
+)
+def test_same_pythons_from_the_specifiers(a: str, b: str, same: bool) -> None:
+    from packaging.specifiers import SpecifierSet
+
+    from envforge.project.freshness import same_pythons
+
+    assert same_pythons(SpecifierSet(a), SpecifierSet(b)) is same

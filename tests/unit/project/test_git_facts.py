@@ -17,6 +17,7 @@ from envforge.image.bases import load_catalog
 from envforge.image.plan import BuildOptions, make_plan, revision_tag
 from envforge.image.readme import render_section
 from envforge.image.render import render_dockerfile
+from envforge.project import git as gitfacts
 from envforge.project import loader
 from envforge.project.loader import load_project
 from envforge.validate import source_url
@@ -138,7 +139,7 @@ def test_envforges_own_files_do_not_make_the_tree_dirty(dynamic: Path) -> None:
 
 
 def test_dynamic_version_without_git(dynamic: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader.shutil, "which", lambda name: None)
+    monkeypatch.setattr(gitfacts.shutil, "which", lambda name: None)
     plan = plan_of(dynamic)
     # cpu-sklearn's lock records its root at 0.1.0: without git, that version.
     assert plan.default_tag == "cpu-sklearn:0.1.0"
@@ -153,7 +154,7 @@ def test_dynamic_version_without_git(dynamic: Path, monkeypatch: pytest.MonkeyPa
 def test_dynamic_version_without_git_nor_locked_version(
     dynamic: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(loader.shutil, "which", lambda name: None)
+    monkeypatch.setattr(gitfacts.shutil, "which", lambda name: None)
     loaded = load_project(dynamic, check_lock=False)
     root = loaded.lock.root
     assert root is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from envforge.cli import app
-from envforge.project import loader
+from envforge.project import loader, sources
 from envforge.project.loader import load_project
 
 runner = CliRunner()
@@ -41,7 +41,7 @@ def test_the_scan_is_bounded(example_copy, monkeypatch) -> None:
     (root / "models/net.py").write_text("")
 
     def holds(limit: int) -> bool:
-        monkeypatch.setattr(loader, "_PY_SCAN_LIMIT", limit)
+        monkeypatch.setattr(sources, "_PY_SCAN_LIMIT", limit)
         return dict(load_project(root, check_lock=False).facts.ignored_folders)["models"]
 
     assert holds(1) is True

@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from envforge.cli import app
 from envforge.errors import LockError
 from envforge.image.report import plan_text
-from envforge.project import loader
-from envforge.project.loader import UNCHECKED, check_lock_fresh, load_project, uv_message
+from envforge.project import loader, lockcheck
+from envforge.project.loader import load_project
+from envforge.project.lockcheck import UNCHECKED, check_lock_fresh, uv_message
 from envforge.project.lockfile import Lock
 from envforge.project.pyproject import Project
 from tests.conftest import REPO
@@ -111,8 +112,8 @@ def test_uv_failure_for_another_reason_is_its_own_message(
         stderr = "\x1b[31merror\x1b[0m: Failed to fetch: `https://idx.example/simple/six/`\n\x07"
         return subprocess.CompletedProcess(argv, 2, "", stderr)
 
-    monkeypatch.setattr(loader.shutil, "which", lambda _: "/usr/bin/uv")
-    monkeypatch.setattr(loader.subprocess, "run", fake_run)
+    monkeypatch.setattr(lockcheck.shutil, "which", lambda _: "/usr/bin/uv")
+    monkeypatch.setattr(lockcheck.subprocess, "run", fake_run)
     with pytest.raises(LockError) as info:
         check(project)
     assert "Failed to fetch: `https://idx.example/simple/six/`" in str(info.value)
@@ -125,8 +126,8 @@ def test_uv_timeout_could_not_be_checked(project: Path, monkeypatch: pytest.Monk
     def slow(argv: list[str], **kwargs: object) -> None:
         raise subprocess.TimeoutExpired(argv, 60)
 
-    monkeypatch.setattr(loader.shutil, "which", lambda _: "/usr/bin/uv")
-    monkeypatch.setattr(loader.subprocess, "run", slow)
+    monkeypatch.setattr(lockcheck.shutil, "which", lambda _: "/usr/bin/uv")
+    monkeypatch.setattr(lockcheck.subprocess, "run", slow)
     assert check(project).startswith(f"{UNCHECKED}: uv lock --check did not finish")
 
 
@@ -135,7 +136,7 @@ def test_uv_env_drops_settings_keeps_connection(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("UV_INDEX_URL", "https://elsewhere/simple")
     monkeypatch.setenv("UV_NATIVE_TLS", "1")
     monkeypatch.setenv("UV_INDEX_CORP_PASSWORD", "secret")
-    env = loader._uv_env("/tmp/empty")
+    env = lockcheck._uv_env("/tmp/empty")
     assert env["UV_INDEX_CORP_PASSWORD"] == "secret"
     assert "UV_EXCLUDE_NEWER" not in env and "UV_INDEX_URL" not in env
     assert env["UV_NATIVE_TLS"] == "1" and env["XDG_CONFIG_HOME"] == "/tmp/empty"
@@ -153,7 +154,7 @@ def test_uv_message_is_bounded_and_clean() -> None:
 
 @pytest.fixture
 def no_uv(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader.shutil, "which", lambda _: None)
+    monkeypatch.setattr(lockcheck.shutil, "which", lambda _: None)
 
 
 @pytest.mark.usefixtures("no_uv")

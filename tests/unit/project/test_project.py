@@ -258,57 +258,62 @@ def test_invalid_project_name(name: Any) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"project": ["name"]}, "'project' must be a table, not list"),
-        (minimal(version=1), "'project.version' must be a string, not int"),
+        ({"project": ["name"]}, "'project': expected a table, got ['name']"),
+        (minimal(version=1), "'project.version': expected a string, got 1"),
         (
             minimal(**{"requires-python": 3.1}),
-            "'project.requires-python' must be a string, not float",
+            "'project.requires-python': expected a string, got 3.1",
         ),
-        (
-            minimal(dependencies="numpy"),
-            "'project.dependencies' must be an array of strings, not str",
-        ),
-        (minimal(dependencies=["numpy", 1]), "'project.dependencies[1]' must be a string, not int"),
+        (minimal(dependencies="numpy"), "'project.dependencies': expected an array, got 'numpy'"),
+        (minimal(dependencies=["numpy", 1]), "'project.dependencies[1]': expected a string, got 1"),
         (
             minimal(**{"optional-dependencies": ["gpu"]}),
-            "'project.optional-dependencies' must be a table, not list",
+            "'project.optional-dependencies': expected a table, got ['gpu']",
         ),
         (
             minimal(**{"optional-dependencies": {"gpu": "torch"}}),
-            "'project.optional-dependencies.gpu' must be an array of strings, not str",
+            "'project.optional-dependencies.gpu': expected an array, got 'torch'",
         ),
-        (minimal(scripts=["train"]), "'project.scripts' must be a table, not list"),
-        (minimal(scripts={"train": 1}), "'project.scripts.train' must be a string, not int"),
+        (minimal(scripts=["train"]), "'project.scripts': expected a table, got ['train']"),
+        (minimal(scripts={"train": 1}), "'project.scripts.train': expected a string, got 1"),
         (
             {**minimal(), "dependency-groups": ["dev"]},
-            "'dependency-groups' must be a table, not list",
+            "'dependency-groups': expected a table, got ['dev']",
         ),
         (
             {**minimal(), "dependency-groups": {"dev": "pytest"}},
-            "'dependency-groups.dev' must be an array, not str",
+            "'dependency-groups.dev': expected an array, got 'pytest'",
         ),
         (
             {**minimal(), "dependency-groups": {"dev": [{"include-group": 1}]}},
-            "'dependency-groups.dev[0]' must be a group name, not int",
-        ),
-        (
-            {**minimal(), "dependency-groups": {"dev": [{"include": "x"}]}},
-            "'dependency-groups.dev[0]' must be a requirement string or {include-group = \"...\"}",
+            "'dependency-groups.dev[0].include-group': expected a string, got 1",
         ),
         (
             {**minimal(), "tool": {"uv": {"package": "yes"}}},
-            "'tool.uv.package' must be true or false, not str",
+            "'tool.uv.package': expected true or false, got 'yes'",
         ),
-        ({**minimal(), "tool": {"uv": []}}, "'tool.uv' must be a table, not list"),
-        ({**minimal(), "build-system": ["hatchling"]}, "'build-system' must be a table, not list"),
+        ({**minimal(), "tool": {"uv": []}}, "'tool.uv': expected a table, got []"),
+        (
+            {**minimal(), "build-system": ["hatchling"]},
+            "'build-system': expected a table, got ['hatchling']",
+        ),
         (
             {**minimal(), "tool": {"uv": {"default-groups": "dev"}}},
-            "'tool.uv.default-groups' must be an array of strings, not str",
+            "'tool.uv.default-groups': expected an array, got 'dev'",
         ),
     ],
 )
 def test_wrong_types(data: dict[str, Any], message: str) -> None:
-    assert invalid(data).message == f"{message} in pyproject.toml"
+    where, _, rest = message.partition(": ")
+    assert invalid(data).message == f"Invalid {where} in pyproject.toml: {rest}"
+
+
+def test_a_group_entry_of_another_shape() -> None:
+    data = {**minimal(), "dependency-groups": {"dev": [{"include": "x"}]}}
+    assert invalid(data).message == (
+        "'dependency-groups.dev[0]' must be a requirement string or {include-group = \"...\"} "
+        "in pyproject.toml"
+    )
 
 
 def test_envforge_table_errors_surface_as_project_errors() -> None:

@@ -85,7 +85,9 @@ def test_empty_command(command: Any) -> None:
 
 def test_command_of_wrong_type() -> None:
     message = invalid({"command": ["python", 3]}).message
-    assert message == "'tool.envforge.command' must be an array of strings in pyproject.toml"
+    assert message == (
+        "Invalid 'tool.envforge.command[1]' in pyproject.toml: expected a string, got 3"
+    )
 
 
 def test_command_with_unbalanced_quote_is_a_project_error() -> None:
@@ -101,7 +103,8 @@ def test_unknown_key_names_it_and_lists_known_keys() -> None:
 
 
 def test_table_must_be_a_table() -> None:
-    assert invalid(["python"]).message == "'tool.envforge' must be a table in pyproject.toml"
+    message = invalid(["python"]).message
+    assert message == "'tool.envforge' in pyproject.toml must be a table, not ['python']"
 
 
 @pytest.mark.parametrize("python", ["3.x", "3", "3.11.7", "py3.11", "2.7", "3.100", " 3.11"])
@@ -114,17 +117,20 @@ def test_bad_python_version(python: str) -> None:
     assert error.hint == 'Give major.minor, such as "3.11".'
 
 
-@pytest.mark.parametrize("python", [3.11, ""])
-def test_python_must_be_a_non_empty_string(python: Any) -> None:
+@pytest.mark.parametrize(("python", "expected"), [(3.11, "a string"), ("", "a non-empty string")])
+def test_python_must_be_a_non_empty_string(python: Any, expected: str) -> None:
     message = invalid({"python": python}).message
-    assert message == "'tool.envforge.python' must be a non-empty string in pyproject.toml"
+    assert message == (
+        f"Invalid 'tool.envforge.python' in pyproject.toml: expected {expected}, got {python!r}"
+    )
 
 
 @pytest.mark.parametrize("ports", [[0], [70000], [65536], [True], ["8000"], [-1], 8000, [8000.0]])
 def test_bad_ports(ports: Any) -> None:
     message = invalid({"ports": ports}).message
+    expected = "an array of port numbers (1-65535)" if isinstance(ports, list) else "an array"
     assert message == (
-        "'tool.envforge.ports' must be an array of port numbers (1-65535) in pyproject.toml"
+        f"Invalid 'tool.envforge.ports' in pyproject.toml: expected {expected}, got {ports!r}"
     )
 
 
@@ -172,12 +178,19 @@ def test_env_values_stay_on_one_line(value: str) -> None:
     assert "'tool.envforge.env.OK'" in error.message
 
 
-@pytest.mark.parametrize("env", [{"OK": 1}, {"OK": True}, ["OK=1"], "OK=1"])
-def test_bad_env(env: Any) -> None:
+@pytest.mark.parametrize(
+    ("env", "where", "expected", "got"),
+    [
+        ({"OK": 1}, "env.OK", "a string", "1"),
+        ({"OK": True}, "env.OK", "a string", "True"),
+        (["OK=1"], "env", "a table", "['OK=1']"),
+        ("OK=1", "env", "a table", "'OK=1'"),
+    ],
+)
+def test_bad_env(env: Any, where: str, expected: str, got: str) -> None:
     message = invalid({"env": env}).message
-    assert (
-        message
-        == "'tool.envforge.env' must be a table of NAME = \"value\" strings in pyproject.toml"
+    assert message == (
+        f"Invalid 'tool.envforge.{where}' in pyproject.toml: expected {expected}, got {got}"
     )
 
 
@@ -193,22 +206,34 @@ def test_unknown_uv_source() -> None:
 
 
 @pytest.mark.parametrize("key", ["extras", "groups", "exclude", "include"])
-@pytest.mark.parametrize("value", ["cuda", ["ok", 1], {"a": "b"}])
-def test_string_arrays(key: str, value: Any) -> None:
+@pytest.mark.parametrize(
+    ("value", "where", "expected", "got"),
+    [
+        ("cuda", "", "an array", "'cuda'"),
+        (["ok", 1], "[1]", "a string", "1"),
+        ({"a": "b"}, "", "an array", "{'a': 'b'}"),
+    ],
+)
+def test_string_arrays(key: str, value: Any, where: str, expected: str, got: str) -> None:
     message = invalid({key: value}).message
-    assert message == f"'tool.envforge.{key}' must be an array of strings in pyproject.toml"
+    assert message == (
+        f"Invalid 'tool.envforge.{key}{where}' in pyproject.toml: expected {expected}, got {got}"
+    )
 
 
 @pytest.mark.parametrize("key", ["base-image", "debian", "uv-source"])
 def test_optional_strings_must_not_be_empty(key: str) -> None:
     message = invalid({key: ""}).message
-    assert message == f"'tool.envforge.{key}' must be a non-empty string in pyproject.toml"
+    assert message == (
+        f"Invalid 'tool.envforge.{key}' in pyproject.toml: expected a non-empty string, got ''"
+    )
 
 
 def test_compile_bytecode_is_on_unless_turned_off() -> None:
     assert EnvforgeSettings.from_dict({}).compile_bytecode is True
     assert EnvforgeSettings.from_dict({"compile-bytecode": False}).compile_bytecode is False
     error = invalid({"compile-bytecode": "no"})
-    assert (
-        error.message == "'tool.envforge.compile-bytecode' must be true or false in pyproject.toml"
+    assert error.message == (
+        "Invalid 'tool.envforge.compile-bytecode' in pyproject.toml: expected true or false, "
+        "got 'no'"
     )

@@ -1,4 +1,4 @@
-"""loader.source_modules: the project's import packages and their __main__ modules."""
+"""sources.source_modules: the project's import packages and their __main__ modules."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from envforge.project import loader
-from envforge.project.loader import source_modules
+from envforge.project import sources
+from envforge.project.sources import source_modules
 
 
 def make(root: Path, *files: str) -> Path:
@@ -90,7 +90,7 @@ def test_symlinks_are_not_followed(tmp_path: Path) -> None:
 
 
 def test_the_scan_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader, "SCAN_MAX_ENTRIES", 5)
+    monkeypatch.setattr(sources, "SCAN_MAX_ENTRIES", 5)
     make(tmp_path, *(f"p{i:02}/__init__.py" for i in range(20)))
     packages, _ = scan(tmp_path)
     assert len(packages) <= 5

@@ -94,8 +94,8 @@ def test_wheel_name_of_urls_paths_and_filenames() -> None:
 
 def pkg(wheels: tuple[str, ...] = (), sdist: bool = False, **source: str) -> LockedPackage:
     return LockedPackage(
-        "ray", "2.49.2", source or {"registry": "https://pypi.org/simple"}, wheels=wheels,
-        has_sdist=sdist,
+        name="ray", version="2.49.2", source=source or {"registry": "https://pypi.org/simple"},
+        wheels=wheels, has_sdist=sdist,
     )  # fmt: skip
 
 

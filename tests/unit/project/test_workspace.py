@@ -12,8 +12,9 @@ from envforge.errors import InvalidProjectError, LockError, PlanError
 from envforge.image.bases import load_catalog
 from envforge.image.plan import BuildOptions, make_plan
 from envforge.image.render import render_dockerfile
-from envforge.project import loader
-from envforge.project.loader import enclosing_workspace, load_project, workspace_members
+from envforge.project import loader, lockcheck, workspace
+from envforge.project.loader import load_project
+from envforge.project.workspace import enclosing_workspace, workspace_members
 from tests.conftest import REPO
 
 WORKSPACE = REPO / "tests/fixtures/projects/workspace"
@@ -136,7 +137,7 @@ def test_member_lock_check_with_uv(ws: Path) -> None:
 
 
 def test_member_lock_check_without_uv(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader.shutil, "which", lambda _: None)
+    monkeypatch.setattr(lockcheck.shutil, "which", lambda _: None)
     assert load_project(ws, package="ws-app").freshness.startswith("recorded requirements match")
     lib = ws / "packages/ws-lib/pyproject.toml"
     lib.write_text(lib.read_text().replace("dependencies = []", 'dependencies = ["six"]'))
@@ -271,7 +272,7 @@ def test_members_glob_is_read_only_so_far(tmp_path: Path, monkeypatch: pytest.Mo
             read.append(hit)
             yield hit
 
-    monkeypatch.setattr(loader, "_MAX_GLOB_HITS", 5)
+    monkeypatch.setattr(workspace, "_MAX_GLOB_HITS", 5)
     monkeypatch.setattr(Path, "glob", glob)
     assert workspace_members(tmp_path, {"members": ["pkgs/*"]}) == {}
     assert len(read) == 5  # stopped reading at the cap, not after the whole walk
