@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from packaging.utils import canonicalize_name
+
 if TYPE_CHECKING:
     from envforge.engine.smoke import Report as SmokeReport
     from envforge.host.facts import DriverFacts, HostFacts
@@ -60,7 +62,9 @@ def _host_can_decide(loaded: LoadedProject) -> bool:
     builds of torch behind two extras or more (image.gpu.plan_gpu). Any other project skips
     the probe, and with it NVML's import (a few hundred ms for every CPU plan)."""
     extras = loaded.project.optional_dependencies
-    return len(extras) >= 2 and loaded.lock.package("torch") is not None
+    return len(extras) >= 2 and any(
+        canonicalize_name(p.name) == "torch" for p in loaded.lock.packages
+    )
 
 
 def _probe_driver() -> DriverFacts:

@@ -19,11 +19,6 @@ PACKAGE = REPO / "envforge"
 CLI = PACKAGE / "cli"
 MAX_LINES = 500
 
-# Known offenders, removed by issue 9's other parts: the merge empties these lists (a name
-# that no longer offends fails its test below, so that the list only ever shrinks).
-KNOWN_LONG_MODULES = frozenset({"envforge/project/loader.py"})
-KNOWN_PRINTERS: frozenset[str] = frozenset()
-
 # What `envforge --help` must not load: the engine's SDK, NVML, the templates, YAML.
 HEAVY = ("docker", "pynvml", "jinja2", "yaml")
 
@@ -68,27 +63,13 @@ def test_the_package_has_modules() -> None:
 @pytest.mark.parametrize("path", modules(), ids=name)
 def test_no_module_over_500_lines(path: Path) -> None:
     lines = line_count(path)
-    if name(path) in KNOWN_LONG_MODULES:
-        assert lines > MAX_LINES, (
-            f"{name(path)} is {lines} lines now: drop it from KNOWN_LONG_MODULES"
-        )
-        pytest.xfail(f"{lines} lines, a known offender (issue 9)")
     assert lines <= MAX_LINES, f"{name(path)} is {lines} lines (at most {MAX_LINES}): split it"
 
 
 @pytest.mark.parametrize("path", modules(), ids=name)
 def test_only_the_cli_prints(path: Path) -> None:
     calls = [] if CLI in path.parents else printing_calls(path)
-    if name(path) in KNOWN_PRINTERS:
-        assert calls, f"{name(path)} prints no more: drop it from KNOWN_PRINTERS"
-        pytest.xfail(f"prints ({', '.join(calls)}), a known offender (issue 9)")
     assert not calls, f"{name(path)} prints ({', '.join(calls)}): return data to envforge/cli/"
-
-
-def test_the_known_offenders_exist() -> None:
-    present = {name(path) for path in modules()}
-    assert present >= KNOWN_LONG_MODULES
-    assert present >= KNOWN_PRINTERS
 
 
 def test_the_print_finder_sees_calls_not_strings(tmp_path: Path) -> None:
