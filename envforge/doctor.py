@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from envforge import labels as keys
 from envforge.cuda.catalog import CudaCatalog, load_cuda_catalog
 from envforge.cuda.needs import GpuNeeds
+from envforge.errors import InputError
 from envforge.host.compat import Finding, host_findings, project_findings, verdict
 from envforge.host.facts import HostFacts
 from envforge.labels import ImageLabels
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from envforge.image.plan import BuildOptions, Plan
 
 DOCTOR_SCHEMA = 1
+_CUDA_VERSION_RE = re.compile(r"\d+(?:\.\d+){0,2}", re.ASCII)
 _REQUIRE_CUDA_RE = re.compile(r"\bcuda>=(\d+\.\d+)")
 
 
@@ -127,7 +129,13 @@ def needs_from_image_config(
     if cuda:
         evidence.append(f"label {keys.CUDA}={cuda}")
     elif env.get("CUDA_VERSION"):
-        cuda = env["CUDA_VERSION"]
+        cuda = env["CUDA_VERSION"].strip(" ")
+        if not _CUDA_VERSION_RE.fullmatch(cuda):  # a foreign image's variable: untrusted
+            raise InputError(
+                f"The image's variable CUDA_VERSION={cuda[:80]!r} is not a CUDA version "
+                "such as 12.8",
+                hint="Fix CUDA_VERSION in the image, or leave --gpus out.",
+            )
         evidence.append(f"CUDA_VERSION={cuda}")
     elif match := _REQUIRE_CUDA_RE.search(env.get("NVIDIA_REQUIRE_CUDA", "")):
         cuda = match.group(1)

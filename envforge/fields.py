@@ -67,11 +67,14 @@ class Fields:
     where: str
     file: str
     error: ErrorFactory
+    # What this table is about, for messages: "of 'numpy'" for uv.lock's package[3] (tables()
+    # with named_by), kept by the tables nested in it.
+    subject: str = ""
 
     @classmethod
     def of(cls, data: object, *, file: str, error: ErrorFactory, where: str = "") -> Fields:
         if not isinstance(data, Mapping):
-            raise error(f"{_place(file, where)} must be a table, not {shown(data)}")
+            raise error(f"Invalid {_place(file, where)}: expected a table, got {shown(data)}")
         return cls(data=data, where=where, file=file, error=error)
 
     def path(self, key: str | int) -> str:
@@ -79,9 +82,12 @@ class Fields:
             return f"{self.where}[{key}]"
         return f"{self.where}.{key}" if self.where else key
 
+    def place(self, where: str) -> str:
+        return _place(self.file, where, self.subject)
+
     def fail(self, key: str | int, expected: str, value: object) -> EnvforgeError:
         return self.error(
-            f"Invalid {_place(self.file, self.path(key))}: expected {expected}, got {shown(value)}"
+            f"Invalid {self.place(self.path(key))}: expected {expected}, got {shown(value)}"
         )
 
     def __contains__(self, key: str) -> bool:
@@ -105,7 +111,7 @@ class Fields:
     def required(self, key: str, kind: type[T]) -> T:
         value = self.get(key, kind)
         if value is None:
-            raise self.error(f"Missing {_place(self.file, self.path(key))}")
+            raise self.error(f"Missing {self.place(self.path(key))}")
         return value
 
     def strings(self, key: str) -> tuple[str, ...]:
@@ -114,7 +120,7 @@ class Fields:
         for index, item in enumerate(value):
             if not isinstance(item, str):
                 raise self.error(
-                    f"Invalid {_place(self.file, self.path(key) + f'[{index}]')}: "
+                    f"Invalid {self.place(self.path(key) + f'[{index}]')}: "
                     f"expected a string, got {shown(item)}"
                 )
         return tuple(value)
@@ -123,25 +129,36 @@ class Fields:
         value = self.get(key, Mapping)  # type: ignore[type-abstract]  # any mapping will do
         if value is None:
             return None
-        return Fields(data=value, where=self.path(key), file=self.file, error=self.error)
+        return Fields(
+            data=value,
+            where=self.path(key),
+            file=self.file,
+            error=self.error,
+            subject=self.subject,
+        )
 
     def required_table(self, key: str) -> Fields:
         table = self.table(key)
         if table is None:
-            raise self.error(f"Missing {_place(self.file, self.path(key))}")
+            raise self.error(f"Missing {self.place(self.path(key))}")
         return table
 
-    def tables(self, key: str) -> list[Fields]:
-        """An array of tables; absent: empty. Each keeps its index in its location."""
+    def tables(self, key: str, *, named_by: str | None = None) -> list[Fields]:
+        """An array of tables; absent: empty. Each keeps its index in its location, and with
+        named_by, its name in messages (uv.lock's package[3] is "of 'numpy'")."""
         value = self.get(key, list, [])
         found = []
         for index, item in enumerate(value):
             where = f"{self.path(key)}[{index}]"
             if not isinstance(item, Mapping):
                 raise self.error(
-                    f"Invalid {_place(self.file, where)}: expected a table, got {shown(item)}"
+                    f"Invalid {self.place(where)}: expected a table, got {shown(item)}"
                 )
-            found.append(Fields(data=item, where=where, file=self.file, error=self.error))
+            name = item.get(named_by) if named_by else None
+            subject = f"of {shown(name, 40)}" if isinstance(name, str) else self.subject
+            found.append(
+                Fields(data=item, where=where, file=self.file, error=self.error, subject=subject)
+            )
         return found
 
     def checked(self, key: str, check: Callable[[Any, str], T]) -> T | None:
@@ -150,5 +167,7 @@ class Fields:
         return None if value is None else check(value, f"'{self.path(key)}'")
 
 
-def _place(file: str, where: str) -> str:
-    return f"'{where}' in {file}" if where else file
+def _place(file: str, where: str, subject: str = "") -> str:
+    if not where:
+        return file
+    return f"'{where}' {subject} in {file}" if subject else f"'{where}' in {file}"

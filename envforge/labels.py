@@ -90,6 +90,8 @@ class ImageLabels:
     def from_labels(cls, labels: Mapping[str, str]) -> ImageLabels:
         """The values of an image's labels (any other label is ignored)."""
         cuda = labels.get(CUDA)
+        if cuda is not None:
+            cuda = cuda.strip(" ")  # an edited label's stray spaces
         if cuda and not _CUDA_RE.match(cuda):
             raise LabelError(CUDA, cuda, "a CUDA version such as 12.8")
         arch_list, ptx = _split_arch_list(labels.get(ARCH_LIST))
@@ -123,13 +125,14 @@ def arch_list_label(arch_list: tuple[str, ...] | None, ptx: bool) -> str | None:
 def _split_arch_list(value: str | None) -> tuple[tuple[str, ...] | None, bool]:
     if value is None:
         return None, False
-    body = value.removesuffix(PTX_SUFFIX)
+    text = value.replace(" ", "")  # spaces around items (an edited label) do not matter
+    body = text.removesuffix(PTX_SUFFIX)
     sms = tuple(body.split(_LIST_SEP)) if body else ()
     if not all(_SM_RE.match(sm) for sm in sms):
         raise LabelError(
             ARCH_LIST, value, f"SMs joined with '{_LIST_SEP}', such as 8.0,9.0{PTX_SUFFIX}"
         )
-    return sms, body != value
+    return sms, body != text
 
 
 def _join(names: tuple[str, ...] | None) -> str | None:

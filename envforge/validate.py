@@ -7,7 +7,7 @@ given (pyproject.toml, uv.lock, .python-version), else InputError (a flag or var
 
 Every pattern is matched with ``re.fullmatch`` and ``re.ASCII``: no trailing newline slips
 through a ``$``, and no Kelvin sign (U+212A) passes for a K under IGNORECASE.
-The renderer (envforge/render.py) quotes what passes; this module decides what may pass.
+The renderer (envforge/image/render.py) quotes what passes; this module decides what may pass.
 """
 
 from __future__ import annotations

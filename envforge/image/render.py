@@ -21,7 +21,7 @@ from typing import NoReturn
 
 import jinja2
 
-from envforge import validate
+from envforge import labels, validate
 from envforge.errors import RenderError
 from envforge.image import ownership
 from envforge.image.build_backend import DEFAULT_BACKEND
@@ -188,6 +188,10 @@ def _context(plan: Plan) -> dict[str, object]:
         ),
         "hook_project": _hook_run(src_dir, plan),
         "src_dir": src_dir,
+        # The two labels the Dockerfile writes itself (from build arguments): envforge.labels'
+        # keys, like every other label's.
+        "version_key": labels.VERSION,
+        "revision_key": labels.REVISION,
         # A dynamic version's label: the wheel's version for a git-versioning backend, else
         # the revision build passes, or the tag's version without one (plain docker build).
         "version_label": _variable(plan.version_arg)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from envforge import validate
+from envforge import labels, validate
 from envforge.image.decision import Decision
 from envforge.project.facts import ProjectFacts
 from envforge.project.lockfile import Lock
@@ -100,8 +100,7 @@ def image_version(project: Project, lock: Lock, facts: ProjectFacts) -> tuple[st
     if project.dynamic_version and facts.revision:
         return revision_tag(facts.revision), (
             "project.version is dynamic: the image is tagged with the git revision (git-<short "
-            "sha>, -dirty when the tree has changes) and labelled "
-            "org.opencontainers.image.version with "
+            f"sha>, -dirty when the tree has changes) and labelled {labels.VERSION} with "
             + ("its wheel's version" if project.version_backends else "the commit")
         )
     no_git = "project.version is dynamic and no git revision could be read (not a git checkout, or git is not installed)"

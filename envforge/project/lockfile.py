@@ -117,7 +117,7 @@ class Lock:
                     f"Invalid specifier {rp[:80]!r} in 'requires-python' of uv.lock"
                 ) from None
 
-        tables = top.tables("package")
+        tables = top.tables("package", named_by="name")
         packages = tuple(_package(t) for t in tables)
         wanted = canonicalize_name(project_name)
         root_at = next(

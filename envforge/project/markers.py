@@ -9,14 +9,28 @@ and the active extras) and live as long as the process, which is one command.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
 
-# packaging's parsed form and its evaluator: what Marker.evaluate runs, minus re-parsing.
-from packaging._parser import Variable
-from packaging.markers import Marker, _evaluate_markers
+from packaging.markers import Marker
 from packaging.utils import canonicalize_name
+
+# packaging's parsed form and its evaluator, what Marker.evaluate runs minus re-parsing: not
+# public API, so a packaging that renames them gets the public (slower) path below instead.
+try:
+    from packaging._parser import Variable
+    from packaging.markers import _evaluate_markers
+
+    _PARSED_TREE = hasattr(Marker("extra == 'x'"), "_markers")
+except ImportError:  # pragma: no cover - depends on the installed packaging
+    _PARSED_TREE = False
+
+# `extra == 'x'` / `extra != 'x'`, either way round, as uv writes them (quotes of either kind).
+_EXTRA_TEST = re.compile(
+    r"""\bextra\s*(==|!=)\s*(['"])([^'"]*)\2|(['"])([^'"]*)\4\s*(==|!=)\s*extra\b"""
+)
 
 
 @dataclass(frozen=True)
@@ -65,10 +79,24 @@ def holds(text: str, target: Target, active: frozenset[str]) -> bool:
     marker parsed once whatever the extras.
     """
     env = target.environment()
-    parsed = parse(text)
     if "extra" not in text:
-        return parsed.evaluate(env)
-    return _walk(parsed._markers, env, active)
+        return parse(text).evaluate(env)
+    if not _PARSED_TREE:
+        return _substituted(text, active).evaluate(env)  # env's extra is ''
+    return _walk(parse(text)._markers, env, active)
+
+
+def _substituted(text: str, active: frozenset[str]) -> Marker:
+    """The marker with each extra test replaced by its verdict for the active set: the same
+    answer as the walk, through packaging's public API only."""
+
+    def verdict(match: re.Match[str]) -> str:
+        op = match.group(1) or match.group(6)
+        name = match.group(3) if match.group(1) else match.group(5)
+        holds_now = (canonicalize_name(name) in active) == (op == "==")
+        return "extra == ''" if holds_now else "extra != ''"  # evaluated with extra ''
+
+    return parse(_EXTRA_TEST.sub(verdict, text))
 
 
 def _walk(nodes: list[Any], env: dict[str, str], active: frozenset[str]) -> bool:
@@ -85,6 +113,8 @@ def _walk(nodes: list[Any], env: dict[str, str], active: frozenset[str]) -> bool
 
 
 def _atom(node: tuple[Any, Any, Any], env: dict[str, str], active: frozenset[str]) -> bool:
+    # Only == and != test an extra against the active set; `'a' in extra` (which uv never
+    # writes) is packaging's substring test on an empty extra.
     lhs, op, rhs = node
     value = rhs if isinstance(lhs, Variable) else lhs
     name = lhs if isinstance(lhs, Variable) else rhs

@@ -45,7 +45,7 @@ def test_a_missing_required_field_says_so() -> None:
 
 
 def test_a_non_table_is_refused_where_a_table_must_be() -> None:
-    with pytest.raises(LockError, match=r"^uv.lock must be a table, not \[1\]$"):
+    with pytest.raises(LockError, match=r"^Invalid uv.lock: expected a table, got \[1\]$"):
         lock([1])
     with pytest.raises(LockError, match=r"expected a table, got 'x'"):
         lock({"package": ["x"]}).tables("package")
@@ -71,3 +71,17 @@ def test_shown_escapes_and_cuts() -> None:
     for _ in range(100_000):
         deep = [deep]
     assert shown(deep) == "list"
+
+
+def test_an_array_item_named_by_a_key_is_named_in_its_errors() -> None:
+    top = lock({"package": [{"name": "numpy", "wheels": 3, "sdist": {"hash": 1}}, {"v": 1}]})
+    numpy, unnamed = top.tables("package", named_by="name")
+    with pytest.raises(LockError) as info:
+        numpy.get("wheels", list)
+    assert info.value.message == (
+        "Invalid 'package[0].wheels' of 'numpy' in uv.lock: expected an array, got 3"
+    )
+    with pytest.raises(LockError, match=r"^Invalid 'package\[0\]\.sdist\.hash' of 'numpy' in"):
+        numpy.required_table("sdist").get("hash", str)
+    with pytest.raises(LockError, match=r"^Missing 'package\[1\]\.name' in uv.lock$"):
+        unnamed.required("name", str)

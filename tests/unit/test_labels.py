@@ -161,3 +161,20 @@ def test_a_plan_writes_what_the_readers_read(example: str) -> None:
             plan.gpu.needs.arch_list,
             plan.gpu.needs.ptx,
         )
+
+
+def test_spaces_in_an_edited_label_do_not_matter() -> None:
+    read = ImageLabels.from_labels({labels.CUDA: " 12.8 ", labels.ARCH_LIST: "8.0, 9.0 +PTX"})
+    assert (read.cuda, read.arch_list, read.ptx) == ("12.8", ("8.0", "9.0"), True)
+
+
+def test_a_foreign_images_cuda_variable_is_checked_too() -> None:
+    # An image envforge did not build: its CUDA_VERSION is as untrusted as a label.
+    from envforge.cuda.catalog import load_cuda_catalog
+    from envforge.doctor import needs_from_image_config
+    from envforge.errors import InputError
+
+    catalog = load_cuda_catalog()
+    with pytest.raises(InputError, match=r"CUDA_VERSION='abc' is not a CUDA version"):
+        needs_from_image_config({}, {"CUDA_VERSION": "abc"}, catalog)
+    assert needs_from_image_config({}, {"CUDA_VERSION": "12.8.1"}, catalog).cuda == "12.8.1"

@@ -134,7 +134,10 @@ def test_package_without_name(entry: Any, shown: str) -> None:
 
 def test_package_with_bad_source() -> None:
     error = lock_error({"version": 1, "package": [{"name": "six", "source": "pypi"}]})
-    assert str(error) == "Invalid 'package[0].source' in uv.lock: expected a table, got 'pypi'"
+    assert (
+        str(error)
+        == "Invalid 'package[0].source' of 'six' in uv.lock: expected a table, got 'pypi'"
+    )
 
 
 def test_bad_requires_python() -> None:
@@ -159,26 +162,28 @@ def test_root_metadata_requirement_without_name() -> None:
         "metadata": {"requires-dist": [{"specifier": ">=1"}]},
     }
     error = lock_error({"version": 1, "package": [root]})
-    assert str(error) == "Missing 'package[0].metadata.requires-dist[0].name' in uv.lock"
+    assert str(error) == (
+        "Missing 'package[0].metadata.requires-dist[0].name' of 'demo' in uv.lock"
+    )
 
 
 @pytest.mark.parametrize(
     ("field", "value", "expected"),
     [
-        ("wheels", 3, "'package[3].wheels' in uv.lock: expected an array, got 3"),
-        ("wheels", [1], "'package[3].wheels[0]' in uv.lock: expected a table, got 1"),
+        ("wheels", 3, "'package[3].wheels' of 'numpy' in uv.lock: expected an array, got 3"),
+        ("wheels", [1], "'package[3].wheels[0]' of 'numpy' in uv.lock: expected a table, got 1"),
         (
             "resolution-markers",
             "python_version >= '3.11'",
-            "'package[3].resolution-markers' in uv.lock: expected an array, "
+            "'package[3].resolution-markers' of 'numpy' in uv.lock: expected an array, "
             "got \"python_version >= '3.11'\"",
         ),
-        ("optional-dependencies", [], "'package[3].optional-dependencies' in uv.lock: "
+        ("optional-dependencies", [], "'package[3].optional-dependencies' of 'numpy' in uv.lock: "
          "expected a table, got []"),
-        ("dependencies", {"name": "x"}, "'package[3].dependencies' in uv.lock: "
+        ("dependencies", {"name": "x"}, "'package[3].dependencies' of 'numpy' in uv.lock: "
          "expected an array, got {'name': 'x'}"),
-        ("sdist", "x.tar.gz", "'package[3].sdist' in uv.lock: expected a table, got 'x.tar.gz'"),
-        ("version", [1], "'package[3].version' in uv.lock: expected a string, got [1]"),
+        ("sdist", "x.tar.gz", "'package[3].sdist' of 'numpy' in uv.lock: expected a table, got 'x.tar.gz'"),
+        ("version", [1], "'package[3].version' of 'numpy' in uv.lock: expected a string, got [1]"),
     ],
 )  # fmt: skip
 def test_package_field_of_the_wrong_type(field: str, value: Any, expected: str) -> None:
@@ -193,7 +198,9 @@ def test_package_field_of_the_wrong_type(field: str, value: Any, expected: str) 
 def test_root_metadata_of_the_wrong_type() -> None:
     root = {"name": "demo", "source": {"virtual": "."}, "metadata": []}
     error = lock_error({"version": 1, "package": [root]})
-    assert str(error) == "Invalid 'package[0].metadata' in uv.lock: expected a table, got []"
+    assert (
+        str(error) == "Invalid 'package[0].metadata' of 'demo' in uv.lock: expected a table, got []"
+    )
 
 
 # --- lock_hash ----------------------------------------------------------------------

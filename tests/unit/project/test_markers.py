@@ -106,3 +106,34 @@ def test_an_extra_on_the_right() -> None:
     # The text substitution this replaced missed this spelling (uv does not write it).
     assert markers.holds("'gpu' == extra", PY311, frozenset({"gpu"}))
     assert not markers.holds("'gpu' != extra", PY311, frozenset({"gpu"}))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        CONFLICT,
+        "extra != 'gpu' or extra == 'cpu'",
+        "sys_platform == 'darwin' and (extra == 'a' or (extra == 'b' and extra != 'c'))",
+        "'gpu' == extra or python_version < '3.12'",
+        'extra == "Extra-9-App-GPU" and platform_machine == "x86_64"',
+    ],
+)
+def test_the_public_path_gives_the_walks_verdicts(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A packaging that renames its private parser gets the substitution path: same answers."""
+    targets = (PY311, Target("3.12.3"), Target("3.11.16", "darwin", "arm64"))
+    actives = (
+        frozenset(),
+        frozenset({"gpu"}),
+        frozenset({"a", "b"}),
+        frozenset({"extra-9-app-gpu"}),
+    )
+    walked = {
+        (t, a): markers.holds(t_text, t, a) for t_text in (text,) for t in targets for a in actives
+    }
+    markers.clear()
+    monkeypatch.setattr(markers, "_PARSED_TREE", False)
+    for (target, active), verdict in walked.items():
+        assert markers.holds(text, target, active) is verdict
+    markers.clear()

@@ -104,7 +104,7 @@ def test_unknown_key_names_it_and_lists_known_keys() -> None:
 
 def test_table_must_be_a_table() -> None:
     message = invalid(["python"]).message
-    assert message == "'tool.envforge' in pyproject.toml must be a table, not ['python']"
+    assert message == "Invalid 'tool.envforge' in pyproject.toml: expected a table, got ['python']"
 
 
 @pytest.mark.parametrize("python", ["3.x", "3", "3.11.7", "py3.11", "2.7", "3.100", " 3.11"])
