@@ -246,4 +246,6 @@ def test_huge_names_and_import_lists_stay_cheap(tmp_path: Path) -> None:
     found = imports(tmp_path)
     assert found is not None and len(found) < 1000
     assert imports(tmp_path, dotted + ":main") is None
-    assert time.perf_counter() - start < 5
+    # A bound against a blow-up (quadratic work on the names), not a speed goal: it failed
+    # at 5 s once on a loaded 2-core machine.
+    assert time.perf_counter() - start < 30
