@@ -47,15 +47,15 @@ def needs(
     """What infer_needs makes of a torch build for `cuda`: the drivers from the catalog."""
     catalog = catalog or load_cuda_catalog()
     build = FrameworkNeed(
-        "torch",
-        torch,
-        "cuda",
-        cuda,
-        "9.1.0",
-        "wheels",
-        arch_list,
-        ptx,
-        (f"torch=={torch}", f"nvidia-cuda-runtime-cu{cuda.split('.')[0]} -> CUDA {cuda}"),
+        name="torch",
+        version=torch,
+        build="cuda",
+        cuda=cuda,
+        cudnn="9.1.0",
+        runtime_from="wheels",
+        arch_list=arch_list,
+        ptx=ptx,
+        evidence=(f"torch=={torch}", f"nvidia-cuda-runtime-cu{cuda.split('.')[0]} -> CUDA {cuda}"),
     )
     return GpuNeeds(
         frameworks=(build,),
@@ -69,7 +69,7 @@ def needs(
     )
 
 
-CPU_ONLY = GpuNeeds(frameworks=(FrameworkNeed("torch", "2.5.1+cpu", "cpu"),))
+CPU_ONLY = GpuNeeds(frameworks=(FrameworkNeed(name="torch", version="2.5.1+cpu", build="cpu"),))
 
 GPUS = {
     "7.0": ("Tesla V100-SXM2-32GB", 32),
