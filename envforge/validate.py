@@ -308,13 +308,6 @@ def ignore_pattern(value: object, where: str, file: str | None = "pyproject.toml
     return text
 
 
-def https_url(value: object, where: str, file: str | None = None) -> str:
-    text = _string(value, "URL", where, file, 2048)
-    if not _HTTPS_URL.fullmatch(text):
-        fail("URL", text, where, "Give an https:// URL without spaces or credentials.", file)
-    return text
-
-
 _SCP_RE = re.compile(
     r"(?:[^@/:\s]+@)?(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*):(?!//)(?P<path>[^\s]+)", re.ASCII
 )

@@ -12,6 +12,7 @@ import pytest
 
 from envforge.cuda.catalog import CudaCatalog, load_cuda_catalog
 from envforge.cuda.needs import FrameworkNeed, GpuNeeds, infer_needs
+from envforge.cuda.versions import arch_list_runs_on
 from envforge.host.compat import Finding, host_findings, project_findings, verdict
 from envforge.host.facts import DriverFacts, DriverStatus, EngineFacts, GpuDevice, HostFacts
 from envforge.host.nvidia import driver_from_nvml
@@ -551,7 +552,7 @@ def test_gpu_torch_for_python_3_11_on_the_h100(h100: HostFacts, catalog: CudaCat
         assert arch.level == "warn"
         assert "unknown to envforge" in arch.what
     else:
-        assert build.runs_on("9.0")
+        assert arch_list_runs_on(build.arch_list, build.ptx, "9.0")
         assert arch.level == "ok"
     assert verdict(findings) == "warn"
 
