@@ -149,7 +149,13 @@ def needs_from_image_config(
     return GpuNeeds(
         frameworks=(
             FrameworkNeed(
-                "image", cuda, "cuda", cuda, None, "system", arch_list, evidence=tuple(evidence)
+                name="image",
+                version=cuda,
+                build="cuda",
+                cuda=cuda,
+                runtime_from="system",
+                arch_list=arch_list,
+                evidence=tuple(evidence),
             ),
         ),
         cuda=cuda,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -241,13 +241,18 @@ def python_minor(value: object, where: str, file: str | None = None) -> str:
     return text
 
 
+_Choice = TypeVar("_Choice", bound=str)
+
+
 def one_of(
-    value: str, choices: tuple[str, ...], what: str, where: str, file: str | None = None
-) -> str:
-    """A value from a fixed set (the tuples beside settings' Literals: PYTHON_SOURCES ...)."""
-    if value not in choices:
-        fail(what, value, where, f"Use one of: {', '.join(choices)}.", file)
-    return value
+    value: str, choices: tuple[_Choice, ...], what: str, where: str, file: str | None = None
+) -> _Choice:
+    """A value from a fixed set (the tuples beside settings' Literals: PYTHON_SOURCES ...),
+    returned as the matching choice so that it keeps the Literal's type."""
+    for choice in choices:
+        if value == choice:
+            return choice
+    fail(what, value, where, f"Use one of: {', '.join(choices)}.", file)
 
 
 def cuda_version(value: object, where: str, file: str | None = None) -> str:
@@ -300,13 +305,6 @@ def ignore_pattern(value: object, where: str, file: str | None = "pyproject.toml
             "list what to ship under include, what to leave out under exclude.",
             file,
         )
-    return text
-
-
-def https_url(value: object, where: str, file: str | None = None) -> str:
-    text = _string(value, "URL", where, file, 2048)
-    if not _HTTPS_URL.fullmatch(text):
-        fail("URL", text, where, "Give an https:// URL without spaces or credentials.", file)
     return text
 
 

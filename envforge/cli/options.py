@@ -112,10 +112,16 @@ def build_options(
         )
     if cuda is not None:
         validate.cuda_version(cuda, "--cuda")
+    python_from = None
     if python_source is not None:
-        validate.one_of(python_source, PYTHON_SOURCES, "Python source", "--python-source")
+        python_from = validate.one_of(
+            python_source, PYTHON_SOURCES, "Python source", "--python-source"
+        )
+    uv_from = None
     if uv_source is not None:
-        validate.one_of(uv_source, UV_SOURCES, "uv source", "--uv-source / ENVFORGE_UV_SOURCE")
+        uv_from = validate.one_of(
+            uv_source, UV_SOURCES, "uv source", "--uv-source / ENVFORGE_UV_SOURCE"
+        )
     if python is not None:
         validate.python_minor(python, "--python")
     if base_image:
@@ -138,14 +144,14 @@ def build_options(
         base_image=base_image or None,
         registry_mirror=mirror,
         uv_image=uv_image or None,
-        uv_source=uv_source,
+        uv_source=uv_from,
         extras=tuple(extra or ()),
         all_extras=all_extras,
         groups=tuple(group or ()),
         ca_bundle=ca_bundle is not None,
         cpu=cpu,
         cuda=cuda,
-        python_source=python_source,
+        python_source=python_from,
         package=package or None,
         host_gpu=host_gpu,
     )

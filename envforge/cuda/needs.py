@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from packaging.version import Version
 
@@ -24,27 +25,33 @@ _JAX_PLUGIN_RE = re.compile(r"^jax-cuda(\d+)-(?:plugin|pjrt)\Z")
 _CUPY_RE = re.compile(r"^cupy-cuda(\d+)x\Z")
 
 
-@dataclass(frozen=True)
+# The kind of a framework's locked build; "rocm" (AMD) is outside what envforge checks.
+Build = Literal["cuda", "cpu", "rocm"]
+# Where the CUDA runtime comes from: "wheels", nvidia-* in the lock; "system", the image's.
+RuntimeFrom = Literal["wheels", "system"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class FrameworkNeed:
     """One accelerator framework in the lock, and what its locked build needs."""
 
     name: str
     version: str
-    build: str  # "cuda", "cpu" or "rocm" (AMD: outside what envforge checks)
+    build: Build
     cuda: str | None = None  # "12.4" or "12.4.1" when the lock shows the update
     cudnn: str | None = None
-    runtime_from: str | None = None  # "wheels": nvidia-* in the lock; "system": the image's
+    runtime_from: RuntimeFrom | None = None
     arch_list: tuple[str, ...] | None = None  # SMs with native kernels; None: unknown
     ptx: bool = False  # also ships PTX for the newest arch, which newer GPUs can JIT
     evidence: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GpuNeeds:
     frameworks: tuple[FrameworkNeed, ...] = ()
     cuda: str | None = None
     cudnn: str | None = None
-    runtime_from: str | None = None
+    runtime_from: RuntimeFrom | None = None
     driver_floor: str | None = None  # lowest driver, under minor-version compatibility
     driver_toolkit: str | None = None  # the CUDA release's own driver: full support
     arch_list: tuple[str, ...] | None = None
@@ -138,7 +145,13 @@ def infer_needs(installed: Mapping[str, LockedPackage], catalog: CudaCatalog) ->
         evidence = [f"{name}=={version}", *extra]
         evidence += [e for e in (wheels.cuda_evidence, wheels.cudnn_evidence) if e]
         return FrameworkNeed(
-            name, version, "cuda", wheels.cuda, wheels.cudnn, "wheels", evidence=tuple(evidence)
+            name=name,
+            version=version,
+            build="cuda",
+            cuda=wheels.cuda,
+            cudnn=wheels.cudnn,
+            runtime_from="wheels",
+            evidence=tuple(evidence),
         )
 
     torch = installed.get("torch")
@@ -171,7 +184,7 @@ def infer_needs(installed: Mapping[str, LockedPackage], catalog: CudaCatalog) ->
             else:
                 frameworks.append(
                     FrameworkNeed(
-                        pkg.name, version, "cuda", f"{match.group(1)}.0", None, "system",
+                        name=pkg.name, version=version, build="cuda", cuda=f"{match.group(1)}.0", runtime_from="system",
                         evidence=(f"{pkg.name}=={version}: CUDA {match.group(1)}.x from the system (no CUDA {match.group(1)} runtime wheel)",),
                     )
                 )  # fmt: skip
@@ -180,8 +193,8 @@ def infer_needs(installed: Mapping[str, LockedPackage], catalog: CudaCatalog) ->
             own = wheels.on_major("12")
             frameworks.append(
                 FrameworkNeed(
-                    pkg.name, version, "cuda", wheels.cuda if own else "12.0",
-                    (wheels.cudnn if own else None) or "9.0", "wheels" if own else "system",
+                    name=pkg.name, version=version, build="cuda", cuda=wheels.cuda if own else "12.0",
+                    cudnn=(wheels.cudnn if own else None) or "9.0", runtime_from="wheels" if own else "system",
                     evidence=(f"{pkg.name}=={version}: built for CUDA 12 and cuDNN 9",),
                 )
             )  # fmt: skip
@@ -208,7 +221,9 @@ def infer_needs(installed: Mapping[str, LockedPackage], catalog: CudaCatalog) ->
         for arch in lists[1:]:
             common &= set(arch or ())
         arch_list = tuple(sorted(common, key=Version))
-    runtime = "system" if any(f.runtime_from == "system" for f in cuda_builds) else "wheels"
+    runtime: RuntimeFrom = (
+        "system" if any(f.runtime_from == "system" for f in cuda_builds) else "wheels"
+    )
     floor = toolkit = None
     if cuda is not None:
         floor = catalog.minor_compat_floor(int(cuda.split(".")[0]))
@@ -230,11 +245,16 @@ def _torch(version: str, wheels: _Wheels, catalog: CudaCatalog) -> FrameworkNeed
     public, _, local = version.partition("+")
     if local.startswith("rocm"):
         return FrameworkNeed(
-            "torch", version, "rocm", evidence=(f"torch=={version}: a ROCm (AMD GPU) build",)
+            name="torch",
+            version=version,
+            build="rocm",
+            evidence=(f"torch=={version}: a ROCm (AMD GPU) build",),
         )
     if local == "cpu" or (not local and wheels.cuda is None):
         why = "a +cpu build" if local == "cpu" else "no nvidia-cuda-runtime wheel for this target"
-        return FrameworkNeed("torch", version, "cpu", evidence=(f"torch=={version}: {why}",))
+        return FrameworkNeed(
+            name="torch", version=version, build="cpu", evidence=(f"torch=={version}: {why}",)
+        )
     evidence = [f"torch=={version}"]
     match = _LOCAL_CUDA_RE.match(local)
     if match:
@@ -256,13 +276,13 @@ def _torch(version: str, wheels: _Wheels, catalog: CudaCatalog) -> FrameworkNeed
             f"({'verified' if build.verified else 'unverified'}: {build.source})"
         )
     return FrameworkNeed(
-        "torch",
-        version,
-        "cuda",
-        cuda,
-        wheels.cudnn or (_cudnn(build.cudnn) if build and build.cudnn else None),
-        "wheels",
-        arch_list,
-        bool(build and build.ptx),
-        tuple(evidence),
+        name="torch",
+        version=version,
+        build="cuda",
+        cuda=cuda,
+        cudnn=wheels.cudnn or (_cudnn(build.cudnn) if build and build.cudnn else None),
+        runtime_from="wheels",
+        arch_list=arch_list,
+        ptx=bool(build and build.ptx),
+        evidence=tuple(evidence),
     )

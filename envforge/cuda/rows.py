@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from envforge.cuda.versions import VersionSet, arch_list_runs_on
+from envforge.cuda.versions import VersionSet
 
 Family = Literal[
     "Kepler", "Maxwell", "Pascal", "Volta", "Turing", "Ampere", "Ada", "Hopper", "Blackwell"
@@ -101,12 +101,6 @@ class TorchBuild:
     ptx: bool
     verified: bool
     source: str
-
-    def runs_on(self, sm: str) -> bool | None:
-        """Whether this build has kernels for compute capability ``sm`` (None: unknown)."""
-        if self.arch_list is None:
-            return None
-        return arch_list_runs_on(self.arch_list, self.ptx, sm)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,7 +6,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from envforge.engine.reasons import api_message, short
@@ -22,10 +22,9 @@ if TYPE_CHECKING:
 KILL_GRACE_S = 5.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunSpec:
     image: str
-    _: KW_ONLY
     args: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     volumes: Sequence[str] = ()  # host:container[:ro]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from envforge.engine.hints import hint_for
@@ -251,12 +251,11 @@ _KIND_LABELS: Mapping[CheckKind, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Check:
     kind: CheckKind
     name: str
     ok: bool
-    _: KW_ONLY
     error: str = ""  # "ImportError: ...", the whole message
     traceback: str = ""  # the end of the traceback, chained exceptions included
     frames: str = ""  # the innermost frames of the failure's own traceback

@@ -22,7 +22,7 @@ class BuildOptions:
     base_image: str | None = None
     registry_mirror: str | None = None
     uv_image: str | None = None
-    uv_source: str | None = None  # a UvSource, checked by the CLI
+    uv_source: UvSource | None = None
     extras: tuple[str, ...] = ()
     all_extras: bool = False
     groups: tuple[str, ...] = ()
@@ -31,7 +31,7 @@ class BuildOptions:
     cuda: str | None = None  # --cuda X.Y: a system CUDA from an nvidia/cuda base
     package: str | None = None  # --package: the workspace member to build
     host_gpu: bool | None = None  # whether this host has an NVIDIA GPU (None: not probed)
-    python_source: str | None = None  # a PythonSource, checked by the CLI
+    python_source: PythonSource | None = None
     # The Python a named base image holds ("3.12.3"; "" when it has none; None: not probed).
     base_python: str | None = None
 

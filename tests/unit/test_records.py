@@ -69,7 +69,9 @@ def record_for(**changes: Any) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "image_ref": "gpu-torch:0.1.0",
         "image_attrs": ATTRS,
-        "spec": engine.RunSpec("gpu-torch:0.1.0", args=["--seed", "1"], gpus=parse_gpus("all")),
+        "spec": engine.RunSpec(
+            image="gpu-torch:0.1.0", args=["--seed", "1"], gpus=parse_gpus("all")
+        ),
         "git_revision": "0123456789abcdef0123456789abcdef01234567-dirty",
         "driver": DRIVER,
         "facts_file": None,
@@ -127,7 +129,7 @@ def test_a_foreign_image_outside_git_on_a_host_without_a_driver() -> None:
     record = record_for(
         image_ref="python:3.11-slim",
         image_attrs={"Id": IMAGE_ID, "RepoDigests": [], "Config": {"Cmd": ["python3"]}},
-        spec=engine.RunSpec("python:3.11-slim"),
+        spec=engine.RunSpec(image="python:3.11-slim"),
         git_revision=None,
         driver=NO_DRIVER,
         exit_code=None,
@@ -251,7 +253,7 @@ def test_durations() -> None:
 
 
 def test_gpu_column() -> None:
-    assert records.format_gpu(record_for(spec=engine.RunSpec("x"))) == "-"
+    assert records.format_gpu(record_for(spec=engine.RunSpec(image="x"))) == "-"
     assert records.format_gpu(record_for()) == "all (2x NVIDIA H100 80GB HBM3)"
     assert records.format_gpu(record_for(driver=NO_DRIVER)) == "all (no GPU)"
 
@@ -260,7 +262,7 @@ def test_the_table_newest_first() -> None:
     old = record_for(
         started="2025-01-30T08:00:00.000Z", exit_code=None, error="boom", git_revision=None
     )
-    new = record_for(exit_code=3, spec=engine.RunSpec("gpu-torch:0.1.0"), duration_s=75)
+    new = record_for(exit_code=3, spec=engine.RunSpec(image="gpu-torch:0.1.0"), duration_s=75)
     ordered = records.newest_first([("b.json", old), ("a.json", new)])
     assert ordered == [new, old]
     assert records.format_table(ordered).splitlines() == [
@@ -353,7 +355,7 @@ def only_record(directory: Path) -> dict[str, Any]:
 
 def test_a_recorded_run(tmp_path: Path, gathered: list[Path]) -> None:
     directory = tmp_path / "deep" / "runs"
-    spec = engine.RunSpec("gpu-torch:0.1.0", entrypoint=["sh", "-c"], args=["exit 3"])
+    spec = engine.RunSpec(image="gpu-torch:0.1.0", entrypoint=["sh", "-c"], args=["exit 3"])
     with records.recording(
         directory, image=FakeImage(), spec=spec, target="gpu-torch:0.1.0"
     ) as run:
@@ -377,7 +379,7 @@ def test_a_recorded_run(tmp_path: Path, gathered: list[Path]) -> None:
 def test_a_failed_run_is_recorded_and_the_error_goes_on(
     tmp_path: Path, gathered: list[Path]
 ) -> None:
-    spec = engine.RunSpec("img:1", gpus=parse_gpus("all"))
+    spec = engine.RunSpec(image="img:1", gpus=parse_gpus("all"))
     with (
         pytest.raises(RunError),
         records.recording(tmp_path, image=FakeImage(), spec=spec, target=str(tmp_path)) as run,
@@ -403,7 +405,7 @@ def test_recorded_host_facts_stand_for_this_host(
     with records.recording(
         runs,
         image=FakeImage(),
-        spec=engine.RunSpec("img:1", gpus=parse_gpus("device=0")),
+        spec=engine.RunSpec(image="img:1", gpus=parse_gpus("device=0")),
         target="img:1",
         host_facts=H100_HOST,
     ) as run:
@@ -422,7 +424,7 @@ def test_a_folder_that_cannot_be_made_stops_before_the_run(
     with (
         pytest.raises(InputError, match="Cannot write run records into"),
         records.recording(
-            blocker / "runs", image=FakeImage(), spec=engine.RunSpec("i"), target="i"
+            blocker / "runs", image=FakeImage(), spec=engine.RunSpec(image="i"), target="i"
         ),
     ):
         pytest.fail("the run must not start")
@@ -437,7 +439,9 @@ def test_a_record_that_cannot_be_written_is_an_error(
     monkeypatch.setattr(records, "_write", full)
     with (
         pytest.raises(records.RecordError, match=r"exit code 0\) but its record .* was not"),
-        records.recording(tmp_path, image=FakeImage(), spec=engine.RunSpec("i"), target="i") as run,
+        records.recording(
+            tmp_path, image=FakeImage(), spec=engine.RunSpec(image="i"), target="i"
+        ) as run,
     ):
         run.exit_code = 0
 

@@ -203,3 +203,11 @@ def test_script_names_that_real_projects_use(name: str) -> None:
 def test_script_names_that_cannot_be_a_file_in_bin(name: str) -> None:
     with pytest.raises(InvalidProjectError, match="Invalid console script name"):
         validate.script_name(name, "'project.scripts'")
+
+
+def test_one_of_gives_back_the_choice_and_names_the_others() -> None:
+    assert validate.one_of("pip", ("image", "pip"), "uv source", "--uv-source") == "pip"
+    with pytest.raises(InputError) as caught:
+        validate.one_of("wheel", ("image", "pip"), "uv source", "--uv-source")
+    assert caught.value.message == "Invalid uv source 'wheel' in --uv-source"
+    assert caught.value.hint == "Use one of: image, pip."

@@ -164,15 +164,15 @@ def test_torch_251_default_stops_at_hopper(shipped: CudaCatalog) -> None:
     assert build.arch_list[-1] == "9.0" and "12.0" not in build.arch_list and not build.ptx
     assert (build.cuda, build.cudart, build.cudnn) == ("12.4", "12.4.127", "9.1.0.70")
     assert build.verified and build.source == "BLD"
-    assert build.runs_on("12.0") is False  # RTX 5090 on torch 2.5.1: no kernel image
-    assert build.runs_on("8.9") is True  # 8.6 code runs on 8.9 (same major)
+    assert not arch_list_runs_on(build.arch_list, build.ptx, "12.0")  # RTX 5090: no kernel
+    assert arch_list_runs_on(build.arch_list, build.ptx, "8.9")  # 8.6 code runs on 8.9
 
 
 def test_torch_280_default_has_blackwell(shipped: CudaCatalog) -> None:
     build = shipped.torch_build("2.8.0", None)
     assert build is not None and build.arch_list is not None
     assert "12.0" in build.arch_list and "5.0" not in build.arch_list
-    assert build.cuda == "12.8" and build.runs_on("12.1") is True
+    assert build.cuda == "12.8" and arch_list_runs_on(build.arch_list, build.ptx, "12.1")
     assert shipped.first_torch_with_sm("12.0") == "2.8.0"
 
 
@@ -184,7 +184,6 @@ def test_torch_index_build_from_local_version(shipped: CudaCatalog) -> None:
     assert same == build
     other = shipped.torch_build("2.5.1", "cu118")
     assert other is not None and other.cuda == "11.8" and other.arch_list is None
-    assert other.runs_on("9.0") is None
     assert shipped.torch_build("2.5.1", "cu126") is None  # no such build
     with pytest.raises(ValueError):
         shipped.torch_build("2.5.1+cu124", "cu121")
@@ -193,7 +192,7 @@ def test_torch_index_build_from_local_version(shipped: CudaCatalog) -> None:
 def test_torch_cpu_build(shipped: CudaCatalog) -> None:
     build = shipped.torch_build("2.5.1+cpu")
     assert build is not None and build.cuda is None and build.arch_list == ()
-    assert build.runs_on("9.0") is False
+    assert not arch_list_runs_on(build.arch_list, build.ptx, "9.0")
 
 
 @pytest.mark.parametrize(
@@ -214,7 +213,9 @@ def test_torch_outside_every_row(shipped: CudaCatalog, version: str) -> None:
 def test_torch_range_row_without_a_cudnn_pin(shipped: CudaCatalog) -> None:
     build = shipped.torch_build("2.13.0")  # "2.12.1-2.14.1": 2.13 > 2.12 as versions
     assert build is not None and build.cudnn is None  # the reference gives only a range
-    assert build.ptx and build.runs_on("12.1") is True and build.runs_on("7.0") is False
+    assert build.ptx and build.arch_list is not None
+    assert arch_list_runs_on(build.arch_list, True, "12.1")
+    assert not arch_list_runs_on(build.arch_list, True, "7.0")
 
 
 def test_torch_index_arch_lists(shipped: CudaCatalog) -> None:

@@ -225,7 +225,7 @@ def test_an_import_that_waits_is_stopped_and_the_rest_still_checked(tmp_path: Pa
 def test_report_is_the_last_marked_line() -> None:
     items = [{"kind": "import", "name": "a", "ok": True}]
     out = f"{MARK}[]\nnoise\n{MARK}{json.dumps(items)}\n"
-    assert parse_report(out, "", 0) == Report((Check("import", "a", True),), 0)
+    assert parse_report(out, "", 0) == Report((Check(kind="import", name="a", ok=True),), 0)
 
 
 def test_no_report_is_a_crash_with_stderrs_tail() -> None:
@@ -253,7 +253,7 @@ def test_terminal_escapes_from_the_image_are_shown_escaped() -> None:
 
 
 def failed(error: str, traceback: str = "", kind: CheckKind = "import") -> Check:
-    return Check(kind, "app", False, error=error, traceback=traceback)
+    return Check(kind=kind, name="app", ok=False, error=error, traceback=traceback)
 
 
 @pytest.mark.parametrize(
@@ -292,11 +292,17 @@ def test_the_cause_in_a_chained_traceback_counts() -> None:
 
 
 def test_a_missing_module_is_the_commands_or_a_dependencys() -> None:
-    own = Check("module", "app.cli", False, error="ModuleNotFoundError: No module named 'app'")
+    own = Check(
+        kind="module", name="app.cli", ok=False, error="ModuleNotFoundError: No module named 'app'"
+    )
     assert "the command's module app.cli is not in the image" in (hint_for(own) or "")
-    dep = Check("module", "app.cli", False, error="ModuleNotFoundError: No module named 'yaml'")
+    dep = Check(
+        kind="module", name="app.cli", ok=False, error="ModuleNotFoundError: No module named 'yaml'"
+    )
     assert "yaml is imported but not installed" in (hint_for(dep) or "")
-    prefix = Check("module", "apple", False, error="ModuleNotFoundError: No module named 'app'")
+    prefix = Check(
+        kind="module", name="apple", ok=False, error="ModuleNotFoundError: No module named 'app'"
+    )
     assert "app is imported but not installed" in (hint_for(prefix) or "")
 
 
@@ -324,8 +330,8 @@ def test_failure_shows_the_first_line_the_frames_and_the_hint() -> None:
     error = "ImportError: Failed to initialize: Bad git executable.\nline 2\nline 3\nline 4"
     report = Report(
         (
-            Check("import", "app", False, error=error, traceback=error, frames=frames),
-            Check("script", "app", False, error="E"),
+            Check(kind="import", name="app", ok=False, error=error, traceback=error, frames=frames),
+            Check(kind="script", name="app", ok=False, error="E"),
         ),
     )
     exc = smoke.failure("app:1", report, ["curl"])
@@ -477,9 +483,9 @@ def test_no_check_skips_it(example_copy, fake_build: dict[str, Any]) -> None:
 def test_expected_failures_do_not_fail_the_report() -> None:
     report = Report(
         (
-            Check("script", "mcp", False, error="SystemExit: 1"),
-            Check("script", "other", True),
-            Check("import", "mcp", False, error="ImportError: x"),
+            Check(kind="script", name="mcp", ok=False, error="SystemExit: 1"),
+            Check(kind="script", name="other", ok=True),
+            Check(kind="import", name="mcp", ok=False, error="ImportError: x"),
         )
     )
     marked = smoke.expect_failures(report, {"mcp": "the extra 'cli'", "other": "the extra 'x'"})

@@ -12,6 +12,7 @@ import pytest
 
 from envforge.cuda.catalog import CudaCatalog, load_cuda_catalog
 from envforge.cuda.needs import FrameworkNeed, GpuNeeds, infer_needs
+from envforge.cuda.versions import arch_list_runs_on
 from envforge.host.compat import Finding, host_findings, project_findings, verdict
 from envforge.host.facts import DriverFacts, DriverStatus, EngineFacts, GpuDevice, HostFacts
 from envforge.host.nvidia import driver_from_nvml
@@ -47,15 +48,15 @@ def needs(
     """What infer_needs makes of a torch build for `cuda`: the drivers from the catalog."""
     catalog = catalog or load_cuda_catalog()
     build = FrameworkNeed(
-        "torch",
-        torch,
-        "cuda",
-        cuda,
-        "9.1.0",
-        "wheels",
-        arch_list,
-        ptx,
-        (f"torch=={torch}", f"nvidia-cuda-runtime-cu{cuda.split('.')[0]} -> CUDA {cuda}"),
+        name="torch",
+        version=torch,
+        build="cuda",
+        cuda=cuda,
+        cudnn="9.1.0",
+        runtime_from="wheels",
+        arch_list=arch_list,
+        ptx=ptx,
+        evidence=(f"torch=={torch}", f"nvidia-cuda-runtime-cu{cuda.split('.')[0]} -> CUDA {cuda}"),
     )
     return GpuNeeds(
         frameworks=(build,),
@@ -69,7 +70,7 @@ def needs(
     )
 
 
-CPU_ONLY = GpuNeeds(frameworks=(FrameworkNeed("torch", "2.5.1+cpu", "cpu"),))
+CPU_ONLY = GpuNeeds(frameworks=(FrameworkNeed(name="torch", version="2.5.1+cpu", build="cpu"),))
 
 GPUS = {
     "7.0": ("Tesla V100-SXM2-32GB", 32),
@@ -551,7 +552,7 @@ def test_gpu_torch_for_python_3_11_on_the_h100(h100: HostFacts, catalog: CudaCat
         assert arch.level == "warn"
         assert "unknown to envforge" in arch.what
     else:
-        assert build.runs_on("9.0")
+        assert arch_list_runs_on(build.arch_list, build.ptx, "9.0")
         assert arch.level == "ok"
     assert verdict(findings) == "warn"
 

@@ -384,7 +384,7 @@ def test_findings_are_printed_as_doctor_prints_them(catalog: CudaCatalog) -> Non
 def test_run_spec_becomes_device_requests_and_shm_size() -> None:
     from docker.types import DeviceRequest
 
-    spec = engine.RunSpec("img:1", gpus=parse_gpus("device=0,1"), shm_size=2**30)
+    spec = engine.RunSpec(image="img:1", gpus=parse_gpus("device=0,1"), shm_size=2**30)
     extra = engine_run._host_config(spec)
     assert extra["shm_size"] == 2**30
     (request,) = extra["device_requests"]
@@ -394,9 +394,9 @@ def test_run_spec_becomes_device_requests_and_shm_size() -> None:
         [["gpu"]],
         0,
     )
-    every = engine_run._host_config(engine.RunSpec("img:1", gpus=parse_gpus("all")))
+    every = engine_run._host_config(engine.RunSpec(image="img:1", gpus=parse_gpus("all")))
     assert every["device_requests"][0].count == -1
-    assert engine_run._host_config(engine.RunSpec("img:1")) == {}
+    assert engine_run._host_config(engine.RunSpec(image="img:1")) == {}
 
 
 class _Refusing:
@@ -437,7 +437,7 @@ class _Refusing:
 def test_the_engines_refusal_of_gpus_is_a_clean_error() -> None:
     client = _Refusing()
     with pytest.raises(RunError) as caught:
-        engine.run_container(client, engine.RunSpec("img:1", gpus=parse_gpus("all")))  # type: ignore[arg-type]
+        engine.run_container(client, engine.RunSpec(image="img:1", gpus=parse_gpus("all")))  # type: ignore[arg-type]
     assert caught.value.message == (
         "Cannot run 'img:1': could not select device driver \"\" with capabilities: [[gpu]]"
     )

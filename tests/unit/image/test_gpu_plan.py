@@ -96,11 +96,12 @@ def _variant(**kw):
     from envforge.cuda.needs import FrameworkNeed, GpuNeeds
     from envforge.image.gpu import plan_gpu
 
-    cuda = GpuNeeds(
-        (FrameworkNeed("torch", "2.5.1+cu124", "cuda", "12.4", "9.1.0", "wheels", ("9.0",)),),
-        cuda="12.4", cudnn="9.1.0", runtime_from="wheels",
+    torch = FrameworkNeed(
+        name="torch", version="2.5.1+cu124", build="cuda", cuda="12.4", cudnn="9.1.0",
+        runtime_from="wheels", arch_list=("9.0",),
     )  # fmt: skip
-    cpu = GpuNeeds((FrameworkNeed("torch", "2.5.1+cpu", "cpu"),))
+    cuda = GpuNeeds(frameworks=(torch,), cuda="12.4", cudnn="9.1.0", runtime_from="wheels")
+    cpu = GpuNeeds(frameworks=(FrameworkNeed(name="torch", version="2.5.1+cpu", build="cpu"),))
     table = {("cpu",): cpu, ("cu124",): cuda, (): GpuNeeds()}
     return plan_gpu(
         extras_asked=False,
