@@ -11,6 +11,7 @@ from envforge.cli.console import err, out
 from envforge.cli.options import (
     AllExtrasOpt,
     BaseOpt,
+    BuilderOpt,
     CaOpt,
     CpuOpt,
     CudaOpt,
@@ -24,6 +25,7 @@ from envforge.cli.options import (
     UvImageOpt,
     UvSourceOpt,
     build_options,
+    builder_choice,
     read_ca,
 )
 
@@ -55,6 +57,7 @@ def build(
     cuda: CudaOpt = None,
     python_source: PythonSourceOpt = None,
     package: PackageOpt = None,
+    builder: BuilderOpt = "auto",
 ) -> None:
     """Build the image through the Docker engine, with the build log streamed live.
 
@@ -75,6 +78,7 @@ def build(
         group=group, ca_bundle=ca_bundle, cpu=cpu, cuda=cuda, python_source=python_source,
         package=package,
     )  # fmt: skip
+    requested = builder_choice(builder)
     start = start_build(path, options)
     loaded, the_plan = start.loaded, start.plan
     if start.freshness.startswith(UNCHECKED):
@@ -95,6 +99,8 @@ def build(
             "(--force replaces it with envforge's)"
         )
 
+    chosen, why = engine.choose_builder(start.client, requested)
+    out(f"builder   {chosen} ({why})")
     extra_files = {CA_IN_CONTEXT: read_ca(ca_bundle)} if ca_bundle is not None else {}
     built = engine.build_image(
         start.client,
@@ -103,6 +109,7 @@ def build(
         buildargs=build_args(the_plan, start.revision),
         extra_files=extra_files,
         nocache=no_cache,
+        builder=chosen,
         out=lambda line: print(line, flush=True),
     )
     out(f"built     {built.tag}")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from envforge.engine.builder import BuilderChoice
     from envforge.image.plan import BuildOptions
 
 PathArg = Annotated[
@@ -80,6 +81,23 @@ PackageOpt = Annotated[
     str | None,
     typer.Option("--package", help="Build this member of the uv workspace whose root is PATH."),
 ]
+BuilderOpt = Annotated[
+    str,
+    typer.Option(
+        "--builder",
+        envvar="ENVFORGE_BUILDER",
+        help="'buildkit' (through the Engine API), 'classic', or 'auto': BuildKit where the "
+        "engine has it (Docker 20.10+, not Podman).",
+    ),
+]
+
+
+def builder_choice(value: str) -> BuilderChoice:
+    """--builder checked: auto, buildkit or classic."""
+    from envforge import validate
+    from envforge.engine.builder import BUILDER_CHOICES
+
+    return validate.one_of(value, BUILDER_CHOICES, "builder", "--builder / ENVFORGE_BUILDER")
 
 
 def build_options(

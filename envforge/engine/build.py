@@ -1,4 +1,5 @@
-"""Building an image with the classic builder (the one the SDK drives), its log streamed."""
+"""Building an image, its log streamed: the classic builder (the one the SDK drives) here,
+BuildKit in envforge.engine.buildkit."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
+from envforge.engine.builder import Builder
 from envforge.engine.images import checked_attrs, get_image
 from envforge.engine.reasons import api_message, short
 from envforge.errors import BuildError
@@ -33,8 +35,9 @@ class _BuildProgress:
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
 
 
-def build_context(root: Path, extra_files: Mapping[str, str]) -> IO[bytes]:
-    """The build context as the docker CLI sends it: .dockerignore honoured, plus extra files."""
+def context_files(root: Path, extra_files: Mapping[str, str]) -> list[str]:
+    """The paths under root that the context holds, as the docker CLI picks them:
+    .dockerignore honoured, less those an extra file replaces."""
     from docker.utils import build as dbuild
 
     exclude: list[str] = []
@@ -43,7 +46,14 @@ def build_context(root: Path, extra_files: Mapping[str, str]) -> IO[bytes]:
         lines = (line.strip() for line in ignore.read_text("utf-8").splitlines())
         exclude = [line for line in lines if line and not line.startswith("#")]
     files = sorted(dbuild.exclude_paths(str(root), exclude, dockerfile="Dockerfile"))
-    files = [f for f in files if f not in extra_files]
+    return [f for f in files if f not in extra_files]
+
+
+def build_context(root: Path, extra_files: Mapping[str, str]) -> IO[bytes]:
+    """The build context as the docker CLI sends it: .dockerignore honoured, plus extra files."""
+    from docker.utils import build as dbuild
+
+    files = context_files(root, extra_files)
     archive = dbuild.create_archive(
         root=str(root), files=files, extra_files=list(extra_files.items())
     )
@@ -59,9 +69,17 @@ def build_image(
     buildargs: Mapping[str, str] | None = None,
     extra_files: Mapping[str, str] | None = None,
     nocache: bool = False,
+    builder: Builder = "classic",
 ) -> BuiltImage:
-    """Build root/Dockerfile with the classic builder, handing each log line to `out` as it
-    comes (the CLI prints it)."""
+    """Build root/Dockerfile, handing each log line to `out` as it comes (the CLI prints it):
+    with the classic builder, or with BuildKit (envforge.engine.buildkit)."""
+    if builder == "buildkit":
+        from envforge.engine.buildkit import build_with_buildkit
+
+        return build_with_buildkit(
+            client, root, tag, out=out, buildargs=dict(buildargs or {}),
+            extra_files=dict(extra_files or {}), nocache=nocache,
+        )  # fmt: skip
     import docker.errors
     import requests.exceptions
 

@@ -1,7 +1,8 @@
 """The engine room's door: what the rest of envforge calls to talk to Docker.
 
 The work is done by topic: `connect` (where the engine is, how long to wait), `images`
-(describe an image, the Python it holds), `build` (the classic builder, its log streamed)
+(describe an image, the Python it holds), `build` (the classic builder or
+BuildKit, as `builder` picks; its log streamed)
 and `run` (a container streamed to the terminal, or a probe captured and bounded by its
 timeout). Callers import this module, so that one name (`engine.run_captured`) is what a
 test replaces.
@@ -10,6 +11,7 @@ test replaces.
 from __future__ import annotations
 
 from envforge.engine.build import BuiltImage, build_image
+from envforge.engine.builder import choose_builder
 from envforge.engine.connect import connect, connect_timeout, docker_host
 from envforge.engine.images import get_image, image_python
 from envforge.engine.run import RunSpec, run_captured, run_container
@@ -18,6 +20,7 @@ __all__ = [
     "BuiltImage",
     "RunSpec",
     "build_image",
+    "choose_builder",
     "connect",
     "connect_timeout",
     "docker_host",

@@ -523,3 +523,32 @@ def test_build_expects_the_script_that_needs_an_extra_not_to_load(
     result = CliRunner().invoke(app, ["build", str(root), "-t", "t:1", "--extra", "cli"])
     assert result.exit_code == 1
     assert result.stdout.splitlines()[-1] == "check     console script script-needs-extra FAILED"
+
+
+def test_build_says_which_builder_and_why(
+    example_copy, fake_build: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: dict[str, Any] = {}
+    monkeypatch.setattr(
+        engine,
+        "build_image",
+        lambda client, root, tag, **kw: asked.update(kw) or engine.BuiltImage("sha256:1", tag, 1),
+    )
+    cpu = example_copy("cpu-sklearn")
+    result = CliRunner().invoke(app, ["build", str(cpu), "-t", "t:1", "--no-check"])
+    assert result.exit_code == 0, result.output
+    assert "builder   classic (the engine did not say its version)" in result.stdout.splitlines()
+    assert asked["builder"] == "classic"
+    result = CliRunner().invoke(
+        app, ["build", str(cpu), "-t", "t:1", "--no-check"], env={"ENVFORGE_BUILDER": "buildkit"}
+    )
+    assert "builder   buildkit (--builder buildkit)" in result.stdout.splitlines()
+    assert asked["builder"] == "buildkit"
+
+
+def test_an_unknown_builder_is_an_input_error(example_copy, fake_build: dict[str, Any]) -> None:
+    cpu = example_copy("cpu-sklearn")
+    result = CliRunner().invoke(app, ["build", str(cpu), "--builder", "kaniko"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: Invalid builder 'kaniko'")
+    assert "Use one of: auto, buildkit, classic." in result.stderr
