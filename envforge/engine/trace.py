@@ -109,25 +109,27 @@ def _timestamp(value: int | bytes) -> float:
 
 
 def _vertex(data: bytes) -> Vertex:
-    found: dict[str, object] = {"digest": "", "inputs": []}
+    digest = name = error = ""
     inputs: list[str] = []
+    cached = False
+    started = completed = None
     for number, value in fields(data):
         if number == 1:
-            found["digest"] = _text(value)
+            digest = _text(value)
         elif number == 2:
             inputs.append(_text(value))
         elif number == 3:
-            found["name"] = _text(value)
+            name = _text(value)
         elif number == 4:
-            found["cached"] = bool(value) if isinstance(value, int) else False
+            cached = bool(value) if isinstance(value, int) else False
         elif number == 5:
-            found["started"] = _timestamp(value)
+            started = _timestamp(value)
         elif number == 6:
-            found["completed"] = _timestamp(value)
+            completed = _timestamp(value)
         elif number == 7:
-            found["error"] = _text(value)
-    found["inputs"] = tuple(inputs)
-    return Vertex(**found)  # type: ignore[arg-type]
+            error = _text(value)
+    return Vertex(digest=digest, name=name, inputs=tuple(inputs), cached=cached,
+                  started=started, completed=completed, error=error)  # fmt: skip
 
 
 def _log(data: bytes) -> VertexLog:
