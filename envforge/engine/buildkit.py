@@ -217,7 +217,7 @@ def consume(chunk: object, progress: TraceProgress) -> str | None:
         status = decode_aux(aux)
         if status is not None:
             progress.update(status)
-    elif chunk.get("id") == IMAGE_ID and isinstance(aux, Mapping):
+    elif isinstance(aux, Mapping):  # `moby.image.id`, or bare from an engine built classic
         image_id = aux.get("ID")
         return image_id if isinstance(image_id, str) and image_id else None
     return None

@@ -183,6 +183,7 @@ def test_garbage_in_the_stream_is_skipped() -> None:
         {"id": buildkit.TRACE_ID, "aux": base64.b64encode(b"\x0a\x09trunc").decode()},
         {"id": buildkit.TRACE_ID, "aux": 42},
         {"id": buildkit.IMAGE_ID, "aux": "no mapping"},
+        {"aux": {"ID": 7}},
         {"id": buildkit.IMAGE_ID, "aux": {"ID": "sha256:1"}},
     ])  # fmt: skip
     assert (image_id, lines) == ("sha256:1", [])
