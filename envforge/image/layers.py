@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from envforge.image.decision import Decision
 from envforge.image.layout import APP_DIR, CA_IN_CONTEXT
+from envforge.image.options import Builder
 from envforge.project.pyproject import Project
 
 
@@ -41,11 +42,32 @@ def bytecode_decision(compile_bytecode: bool) -> Decision:
     )
 
 
-def ca_bundle_decision(ca_bundle: bool) -> Decision | None:
+def ca_bundle_decision(ca_bundle: bool, builder: Builder = "classic") -> Decision | None:
     if not ca_bundle:
         return None
+    if builder == "buildkit":
+        return Decision(
+            "ca bundle",
+            CA_IN_CONTEXT,
+            "bind-mounted from a scratch stage into each RUN that reaches the network: "
+            "no layer of any stage holds it",
+        )
     return Decision(
         "ca bundle",
         CA_IN_CONTEXT,
         "trusted by uv and pip in the builder stages only; the final image never holds it",
+    )
+
+
+def builder_decision(builder: Builder) -> Decision | None:
+    # The classic Dockerfile is the one envforge always wrote: its plan says nothing new.
+    if builder == "classic":
+        return None
+    return Decision(
+        "builder",
+        "buildkit (RUN --mount)",
+        "uv is bind-mounted from its stage and never enters a layer; its cache lives in a "
+        "cache mount, so a lock change downloads only what changed; pyproject.toml and "
+        "uv.lock are bind-mounted for the sync; no '# syntax=' line, heredocs or COPY --link, "
+        "so Docker 20.10's built-in BuildKit builds it through the Engine API",
     )

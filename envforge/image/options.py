@@ -14,6 +14,8 @@ PythonSource = Literal["base", "uv"]
 # How uv enters the builder stages: copied from its image, or pip-installed
 # (the values of project.settings.UV_SOURCES).
 UvSource = Literal["image", "pip"]
+# Which Dockerfile syntax the plan renders: the classic builder's, or BuildKit's (RUN --mount).
+Builder = Literal["classic", "buildkit"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,6 +36,7 @@ class BuildOptions:
     python_source: PythonSource | None = None
     # The Python a named base image holds ("3.12.3"; "" when it has none; None: not probed).
     base_python: str | None = None
+    builder: Builder = "classic"
 
 
 def named_base_image(project: Project, options: BuildOptions) -> str | None:

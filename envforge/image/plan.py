@@ -22,9 +22,14 @@ from envforge.image.command import FALLBACK_COMMAND, choose_command
 from envforge.image.decision import Decision
 from envforge.image.dockerignore import choose_dockerignore
 from envforge.image.gpu import GpuPlan, gpu_for_lock
-from envforge.image.layers import bytecode_decision, ca_bundle_decision, layers_decision
+from envforge.image.layers import (
+    builder_decision,
+    bytecode_decision,
+    ca_bundle_decision,
+    layers_decision,
+)
 from envforge.image.layout import APP_DIR, CA_IN_CONTEXT, VENV
-from envforge.image.options import BuildOptions, PythonSource, UvSource
+from envforge.image.options import Builder, BuildOptions, PythonSource, UvSource
 from envforge.image.python import PythonChoice, choose_python, choose_python_source
 from envforge.image.selection import Selection, dependencies_decision, select
 from envforge.image.uv import choose_uv
@@ -104,6 +109,8 @@ class Plan:
     # A dynamic version's label when build passes no revision (plain docker build): the
     # tag's version outside git (the version uv.lock recorded, else "latest").
     version_fallback: str = "latest"
+    # The Dockerfile syntax: the classic builder's, or BuildKit's (render picks the template).
+    builder: Builder = "classic"
 
     @property
     def revision_arg(self) -> str:
@@ -154,7 +161,8 @@ def make_plan(
         said_context,
         layers_decision(project),
         bytecode_decision(settings.compile_bytecode),
-        ca_bundle_decision(options.ca_bundle),
+        ca_bundle_decision(options.ca_bundle, options.builder),
+        builder_decision(options.builder),
     ]
     labels = _labels(
         project, python.version, base.name, base.digest, facts, selection.extras, selection.groups
@@ -202,6 +210,7 @@ def make_plan(
         scripts_needing=command.scripts_needing,
         vcs=version.vcs,
         version_fallback=version.fallback,
+        builder=options.builder,
     )
 
 

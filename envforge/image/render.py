@@ -156,11 +156,37 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _hook_run(where: str, plan: Plan) -> Quoted:
+# BuildKit's mounts (builder "buildkit"): where uv, its cache and the CA bundle appear in a RUN.
+_UV_CACHE = "/root/.cache/uv"
+_CA_TARGET = "/etc/envforge/ca-bundle.crt"
+
+
+def _mounts(plan: Plan, *, uv: bool = True, project_files: bool = False) -> Quoted:
+    """The --mount flags a BuildKit RUN starts with, one a line; "" for the classic builder.
+    Only envforge's own paths: the project's files by their fixed names."""
+    if plan.builder != "buildkit":
+        return Quoted("")
+    mounts = []
+    if uv:
+        mounts += [
+            "--mount=type=bind,from=uv,source=/uv,target=/bin/uv",
+            f"--mount=type=cache,target={_UV_CACHE}",
+        ]
+    if plan.ca_bundle:
+        mounts.append(f"--mount=type=bind,from=ca,source=/ca-bundle.crt,target={_CA_TARGET}")
+    if project_files:
+        names = ["pyproject.toml", "uv.lock"]
+        if plan.copy_python_version:
+            names.append(".python-version")
+        mounts += [f"--mount=type=bind,source={n},target={APP_DIR}/{n}" for n in names]
+    return Quoted("".join(f"{m} \\\n    " for m in mounts))
+
+
+def _hook_run(where: str, plan: Plan, mounts: str = "") -> Quoted:
     """The RUN that installs the backend's dynamic build requirements, run in `where`."""
     backend = plan.project.build_backend or DEFAULT_BACKEND
     return Quoted(
-        f"RUN cd {_sh(where)} && /opt/build-env/bin/python -c {_sh(_HOOK)} {_sh(backend)} "
+        f"RUN {mounts}cd {_sh(where)} && /opt/build-env/bin/python -c {_sh(_HOOK)} {_sh(backend)} "
         "/tmp/build-requires.txt \\\n"
         " && if [ -s /tmp/build-requires.txt ]; then cat /tmp/build-requires.txt && uv pip install "
         "--quiet --python /opt/build-env/bin/python -r /tmp/build-requires.txt; fi"
@@ -184,9 +210,16 @@ def _context(plan: Plan) -> dict[str, object]:
         ),
         # The backend reads the member's pyproject.toml: it runs where that one was copied.
         "hook_deps": _hook_run(
-            f"{APP_DIR}/{plan.member_dir}" if plan.member_dir else APP_DIR, plan
+            f"{APP_DIR}/{plan.member_dir}" if plan.member_dir else APP_DIR,
+            plan,
+            _mounts(plan, project_files=True),
         ),
-        "hook_project": _hook_run(src_dir, plan),
+        "hook_project": _hook_run(src_dir, plan, _mounts(plan)),
+        "uv_mounts": _mounts(plan),
+        "sync_mounts": _mounts(plan, project_files=True),
+        "ca_mount": _mounts(plan, uv=False),
+        "ca_target": _CA_TARGET,
+        "uv_cache": _UV_CACHE,
         "src_dir": src_dir,
         # The two labels the Dockerfile writes itself (from build arguments): envforge.labels'
         # keys, like every other label's.
@@ -201,7 +234,8 @@ def _context(plan: Plan) -> dict[str, object]:
 
 
 def render_dockerfile(plan: Plan) -> str:
-    body = _environment().get_template("Dockerfile.j2").render(_context(plan))
+    template = "Dockerfile.buildkit.j2" if plan.builder == "buildkit" else "Dockerfile.j2"
+    body = _environment().get_template(template).render(_context(plan))
     return ownership.stamp(body, what="Dockerfile")
 
 

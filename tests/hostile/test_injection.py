@@ -22,7 +22,7 @@ import sys
 import tomllib
 import types
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -280,3 +280,43 @@ def test_real_cli(field_name: str, payload: str, tmp_path: Path, monkeypatch) ->
         assert "Traceback" not in done.stderr
         _check_outcome(outcome)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
+
+
+# --- the BuildKit Dockerfile (builder "buildkit"), through dockerize ------------------------
+
+
+def _buildkit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every plan the commands make renders the BuildKit Dockerfile (no CLI option yet)."""
+    from envforge.image import plan as image_plan
+
+    real = image_plan.make_plan
+
+    def make_plan(*args: Any, **kwargs: Any) -> Any:
+        args = list(args)
+        if len(args) > 4:
+            args[4] = replace(args[4], builder="buildkit")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(image_plan, "make_plan", make_plan)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_injection_buildkit(case: Case, tmp_path: Path, monkeypatch) -> None:
+    _buildkit(monkeypatch)
+    benign, invocation = _prepare(case.field, case.field.benign, tmp_path / "benign", monkeypatch)
+    done = _invoke("dockerize", ["dockerize", str(benign), *invocation.args], invocation.env)
+    assert done.exit_code == 0, f"benign {case.field.name}: {done.stderr}"
+    assert "--mount=type=cache" in (benign / "Dockerfile").read_text()
+    reference = DockerfileParser(path=str(benign / "Dockerfile")).structure
+    monkeypatch.setattr(loader, "git_remote_url", lambda r: None)
+    root, invocation = _prepare(case.field, case.value, tmp_path / "hostile", monkeypatch)
+    outcome = _invoke("dockerize", ["dockerize", str(root), *invocation.args], invocation.env)
+    _check_outcome(outcome)
+    if outcome.exit_code != 0:
+        assert not (root / "Dockerfile").exists()
+        return
+    structure = DockerfileParser(path=str(root / "Dockerfile")).structure
+    assert [i["instruction"] for i in structure] == [i["instruction"] for i in reference]
+    canary = str(tmp_path / "hostile" / "PWN")
+    for run in (i["value"] for i in structure if i["instruction"] == "RUN"):
+        assert not _outside_single_quotes(run, canary), f"the canary runs: RUN {run}"
