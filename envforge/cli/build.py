@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -57,7 +58,7 @@ def build(
     cuda: CudaOpt = None,
     python_source: PythonSourceOpt = None,
     package: PackageOpt = None,
-    builder: BuilderOpt = "auto",
+    builder: BuilderOpt = "classic",
 ) -> None:
     """Build the image through the Docker engine, with the build log streamed live.
 
@@ -85,6 +86,10 @@ def build(
         # The build's `uv sync --locked` refuses a stale lock anyway: said, not refused here.
         err(f"warning: uv.lock {start.freshness}; the build's uv sync --locked is the check")
 
+    # The builder decides the Dockerfile's syntax: BuildKit's (cache and bind mounts) or the
+    # classic one, which every engine builds.
+    chosen, why = engine.choose_builder(start.client, requested)
+    the_plan = replace(the_plan, builder=chosen)
     files = rendered(the_plan)
     ours = {n: t for n, t in files.items() if force or classify(loaded.root / n, t) != "conflict"}
     for written in write_outputs(loaded.root, ours, force=force):
@@ -99,7 +104,6 @@ def build(
             "(--force replaces it with envforge's)"
         )
 
-    chosen, why = engine.choose_builder(start.client, requested)
     out(f"builder   {chosen} ({why})")
     extra_files = {CA_IN_CONTEXT: read_ca(ca_bundle)} if ca_bundle is not None else {}
     built = engine.build_image(

@@ -86,8 +86,9 @@ BuilderOpt = Annotated[
     typer.Option(
         "--builder",
         envvar="ENVFORGE_BUILDER",
-        help="'buildkit' (through the Engine API), 'classic', or 'auto': BuildKit where the "
-        "engine has it (Docker 20.10+, not Podman).",
+        help="'classic' (the default for now), 'buildkit' (through the Engine API, with the "
+        "BuildKit Dockerfile), or 'auto': BuildKit where the engine has it (Docker 20.10+, "
+        "not Podman).",
     ),
 ]
 

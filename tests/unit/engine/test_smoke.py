@@ -537,13 +537,21 @@ def test_build_says_which_builder_and_why(
     cpu = example_copy("cpu-sklearn")
     result = CliRunner().invoke(app, ["build", str(cpu), "-t", "t:1", "--no-check"])
     assert result.exit_code == 0, result.output
-    assert "builder   classic (the engine did not say its version)" in result.stdout.splitlines()
+    default = "builder   classic (the default for now; --builder auto takes BuildKit where the engine has it)"
+    assert default in result.stdout.splitlines()
     assert asked["builder"] == "classic"
+    assert "--mount=type=cache" not in (cpu / "Dockerfile").read_text()
+    result = CliRunner().invoke(
+        app, ["build", str(cpu), "-t", "t:1", "--no-check", "--builder", "auto"]
+    )
+    assert "builder   classic (the engine did not say its version)" in result.stdout.splitlines()
     result = CliRunner().invoke(
         app, ["build", str(cpu), "-t", "t:1", "--no-check"], env={"ENVFORGE_BUILDER": "buildkit"}
     )
     assert "builder   buildkit (--builder buildkit)" in result.stdout.splitlines()
     assert asked["builder"] == "buildkit"
+    # The builder picks the Dockerfile's syntax: BuildKit's mounts are written for it.
+    assert "--mount=type=cache" in (cpu / "Dockerfile").read_text()
 
 
 def test_an_unknown_builder_is_an_input_error(example_copy, fake_build: dict[str, Any]) -> None:
