@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 TRACE_ID = "moby.buildkit.trace"
 IMAGE_ID = "moby.image.id"
 LABEL_CHARS = 72
+_MOUNTS_SHOWN = re.compile(r"(?:--mount=\S+\s+)+")
 _CANCELLED = "context canceled"  # a sibling vertex stopped because another one failed
 
 
@@ -199,6 +200,8 @@ def step_label(name: str, *, short: bool = False) -> str:
     short, only its "[deps 6/7]" prefix where it has one."""
     if short and name.startswith("[") and "] " in name:
         return name[: name.index("] ") + 1]
+    # A RUN's mounts say where its tools come from, not what it does: shown as one word.
+    name = _MOUNTS_SHOWN.sub("--mount=... ", name)
     return name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 4].rstrip() + " ..."
 
 

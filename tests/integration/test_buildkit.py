@@ -27,7 +27,10 @@ def test_buildkit_builds_the_same_image_as_classic(
     try:
         output = _build(lab, root, kit, "buildkit").splitlines()
         assert "builder   buildkit (--builder buildkit)" in output
-        assert any(line.startswith("[deps ") and "RUN uv sync" in line for line in output)
+        # The BuildKit Dockerfile's sync, its mounts first: `RUN --mount=... uv sync ...`.
+        assert any(line.startswith("[deps ") and "uv sync" in line for line in output), "\n".join(
+            output
+        )
         assert not any(line.startswith("Step ") for line in output)
         assert f"built     {kit}" in output
         assert "check     imports cpu_sklearn ok" in output
@@ -56,7 +59,8 @@ def test_a_failing_run_step_is_named_with_its_output(
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     first = done.stderr.splitlines()[0]
-    assert first.startswith("error: Image build failed at step '[project 2/2] RUN uv build")
+    assert first.startswith("error: Image build failed at step '[project ")
+    assert "uv build" in first
     assert "exit code: 1" in first
     tail = [line for line in done.stderr.splitlines() if line.startswith("  | ")]
     assert any("envforge: building the project failed" in line for line in tail)

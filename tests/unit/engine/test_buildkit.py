@@ -284,3 +284,13 @@ def test_auto_picks_classic_elsewhere(version: dict[str, Any], why: str) -> None
 def test_an_explicit_builder_is_taken_and_a_silent_engine_gets_classic() -> None:
     assert choose_builder(object(), "buildkit") == ("buildkit", "--builder buildkit")
     assert choose_builder(object(), "auto") == ("classic", "the engine did not say its version")
+
+
+def test_a_steps_mounts_are_shown_as_one_word() -> None:
+    from envforge.engine.buildkit import step_label
+
+    name = (
+        "[deps 3/4] RUN --mount=type=bind,from=uv,source=/uv,target=/bin/uv "
+        "--mount=type=cache,target=/root/.cache/uv uv sync --locked --no-install-project"
+    )
+    assert step_label(name) == "[deps 3/4] RUN --mount=... uv sync --locked --no-install-project"
