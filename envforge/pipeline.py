@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 from packaging.utils import canonicalize_name
 
 if TYPE_CHECKING:
+    from envforge.engine.builder import BuilderChoice
     from envforge.engine.smoke import Report as SmokeReport
     from envforge.host.facts import DriverFacts, HostFacts
+    from envforge.image.options import Builder
     from envforge.image.plan import BuildOptions, Plan
     from envforge.project.loader import LoadedProject
 
@@ -112,25 +114,40 @@ class BuildStart:
     client: Any  # docker.DockerClient
     freshness: str
     revision: str | None
+    builder_reason: str  # why plan.builder: said before the build
 
 
-def start_build(path: Path, options: BuildOptions) -> BuildStart:
+def start_build(path: Path, options: BuildOptions, requested: BuilderChoice = "auto") -> BuildStart:
     """Plan, then check the lock and read git while the engine is reached: a rebuild after a
     code edit is short, and these subprocesses would otherwise add to it. A stale lock
-    raises here, before any file is written."""
+    raises here, before any file is written. The engine decides the builder, which decides
+    the plan's Dockerfile: planned again when it is not the one first assumed."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from envforge.cuda.catalog import load_cuda_catalog
     from envforge.engine import client as engine
+    from envforge.image.bases import load_catalog
+    from envforge.image.plan import make_plan
     from envforge.project.loader import check_lock_fresh, git_revision
 
-    loaded, plan = plan_project(path, options, check_lock=False)
+    assumed: Builder = "classic" if requested == "classic" else "buildkit"
+    loaded, plan = plan_project(path, replace(options, builder=assumed), check_lock=False)
     with ThreadPoolExecutor(max_workers=2) as pool:
         fresh = pool.submit(check_lock_fresh, loaded.root, loaded.project, loaded.lock)
         revision = pool.submit(git_revision, loaded.root)
         client = engine.connect()
+        builder, why = engine.choose_builder(client, requested)
+        if builder != plan.builder:
+            plan = make_plan(
+                loaded.project, loaded.lock, loaded.facts, load_catalog(),
+                replace(plan.options, builder=builder), load_cuda_catalog(),
+            )  # fmt: skip
         freshness = fresh.result()
         git = loaded.facts.revision or revision.result()
-    return BuildStart(loaded=loaded, plan=plan, client=client, freshness=freshness, revision=git)
+    return BuildStart(
+        loaded=loaded, plan=plan, client=client, freshness=freshness, revision=git,
+        builder_reason=why,
+    )  # fmt: skip
 
 
 def build_args(plan: Plan, revision: str | None) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -58,7 +57,7 @@ def build(
     cuda: CudaOpt = None,
     python_source: PythonSourceOpt = None,
     package: PackageOpt = None,
-    builder: BuilderOpt = "classic",
+    builder: BuilderOpt = "auto",
 ) -> None:
     """Build the image through the Docker engine, with the build log streamed live.
 
@@ -79,17 +78,12 @@ def build(
         group=group, ca_bundle=ca_bundle, cpu=cpu, cuda=cuda, python_source=python_source,
         package=package,
     )  # fmt: skip
-    requested = builder_choice(builder)
-    start = start_build(path, options)
+    start = start_build(path, options, builder_choice(builder))
     loaded, the_plan = start.loaded, start.plan
     if start.freshness.startswith(UNCHECKED):
         # The build's `uv sync --locked` refuses a stale lock anyway: said, not refused here.
         err(f"warning: uv.lock {start.freshness}; the build's uv sync --locked is the check")
 
-    # The builder decides the Dockerfile's syntax: BuildKit's (cache and bind mounts) or the
-    # classic one, which every engine builds.
-    chosen, why = engine.choose_builder(start.client, requested)
-    the_plan = replace(the_plan, builder=chosen)
     files = rendered(the_plan)
     ours = {n: t for n, t in files.items() if force or classify(loaded.root / n, t) != "conflict"}
     for written in write_outputs(loaded.root, ours, force=force):
@@ -104,7 +98,7 @@ def build(
             "(--force replaces it with envforge's)"
         )
 
-    out(f"builder   {chosen} ({why})")
+    out(f"builder   {the_plan.builder} ({start.builder_reason})")
     extra_files = {CA_IN_CONTEXT: read_ca(ca_bundle)} if ca_bundle is not None else {}
     built = engine.build_image(
         start.client,
@@ -113,7 +107,7 @@ def build(
         buildargs=build_args(the_plan, start.revision),
         extra_files=extra_files,
         nocache=no_cache,
-        builder=chosen,
+        builder=the_plan.builder,
         out=lambda line: print(line, flush=True),
     )
     out(f"built     {built.tag}")

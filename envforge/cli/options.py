@@ -86,9 +86,9 @@ BuilderOpt = Annotated[
     typer.Option(
         "--builder",
         envvar="ENVFORGE_BUILDER",
-        help="'classic' (the default for now), 'buildkit' (through the Engine API, with the "
-        "BuildKit Dockerfile), or 'auto': BuildKit where the engine has it (Docker 20.10+, "
-        "not Podman).",
+        help="'auto' (the default): BuildKit through the Engine API where the engine has it "
+        "(Docker 20.10+), else the classic builder; 'buildkit' or 'classic' to choose. It "
+        "decides the Dockerfile's syntax too (BuildKit's RUN --mount, or the classic one).",
     ),
 ]
 
@@ -117,6 +117,7 @@ def build_options(
     python_source: str | None = None,
     package: str | None = None,
     host_gpu: bool | None = None,
+    builder: str = "auto",
 ) -> BuildOptions:
     """The flags, each checked as pyproject.toml's [tool.envforge] is (in this order, so
     that the first bad flag is the one reported); an empty value counts as not given."""
@@ -173,6 +174,9 @@ def build_options(
         python_source=python_from,
         package=package or None,
         host_gpu=host_gpu,
+        # The Dockerfile's syntax: without an engine to ask, auto writes BuildKit's, which
+        # Docker 23+ builds by default; `envforge build` decides again from its engine.
+        builder="classic" if builder_choice(builder) == "classic" else "buildkit",
     )
 
 

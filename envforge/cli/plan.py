@@ -11,6 +11,7 @@ from envforge.cli.console import out
 from envforge.cli.options import (
     AllExtrasOpt,
     BaseOpt,
+    BuilderOpt,
     CaOpt,
     CpuOpt,
     CudaOpt,
@@ -52,6 +53,7 @@ def plan(
     cuda: CudaOpt = None,
     python_source: PythonSourceOpt = None,
     package: PackageOpt = None,
+    builder: BuilderOpt = "auto",
 ) -> None:
     """Print every decision behind the image, with its reason."""
     from envforge.image.report import plan_json, plan_text
@@ -61,7 +63,7 @@ def plan(
         python=python, base_image=base_image, registry_mirror=registry_mirror,
         uv_image=uv_image, uv_source=uv_source, extra=extra, all_extras=all_extras,
         group=group, ca_bundle=ca_bundle, cpu=cpu, cuda=cuda, python_source=python_source,
-        package=package,
+        package=package, builder=builder,
     )  # fmt: skip
     host = None
     if host_facts is not None:

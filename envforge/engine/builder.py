@@ -45,10 +45,7 @@ def builder_for(version: Mapping[str, Any]) -> tuple[Builder, str]:
 def choose_builder(client: Any, requested: BuilderChoice) -> tuple[Builder, str]:
     """The builder for `requested` on this engine, and the reason said before the build."""
     if requested == "classic":
-        return (
-            "classic",
-            "the default for now; --builder auto takes BuildKit where the engine has it",
-        )
+        return "classic", "--builder classic"
     if requested != "auto":
         return requested, f"--builder {requested}"
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from envforge.image.decision import Decision
 from envforge.image.layout import APP_DIR, CA_IN_CONTEXT
-from envforge.image.options import Builder
+from envforge.image.options import Builder, SyncStage
 from envforge.project.pyproject import Project
 
 
@@ -67,7 +67,27 @@ def builder_decision(builder: Builder) -> Decision | None:
         "builder",
         "buildkit (RUN --mount)",
         "uv is bind-mounted from its stage and never enters a layer; its cache lives in a "
-        "cache mount, so a lock change downloads only what changed; pyproject.toml and "
-        "uv.lock are bind-mounted for the sync; no '# syntax=' line, heredocs or COPY --link, "
-        "so Docker 20.10's built-in BuildKit builds it through the Engine API",
+        "cache mount, so a lock change downloads only what changed; no '# syntax=' line, "
+        "heredocs or COPY --link, so Docker 20.10's built-in BuildKit builds it through the "
+        "Engine API and docker build on Docker 23+ as it is; on an engine without BuildKit "
+        "(Docker before 20.10), envforge build writes the classic builder's Dockerfile instead",
+    )
+
+
+def sync_stage_decision(build_apt: tuple[str, ...]) -> tuple[SyncStage, Decision]:
+    """BuildKit's choice of the stage uv sync installs into."""
+    if build_apt:
+        return "deps", Decision(
+            "environment",
+            "synced in the deps stage, copied",
+            f"the sync needs {', '.join(build_apt)} (a git source or a build from source), "
+            "which the runtime must not hold: the environment is installed in the deps stage "
+            "and copied into the runtime",
+        )
+    return "runtime", Decision(
+        "environment",
+        "synced in the runtime stage",
+        "uv, its cache and the lock are mounted into the runtime stage's uv sync: no copy of "
+        "the environment between stages, so a lock change rebuilds that one layer, from the "
+        "uv cache, and nothing above the base is exported twice",
     )

@@ -16,6 +16,8 @@ PythonSource = Literal["base", "uv"]
 UvSource = Literal["image", "pip"]
 # Which Dockerfile syntax the plan renders: the classic builder's, or BuildKit's (RUN --mount).
 Builder = Literal["classic", "buildkit"]
+# Where uv sync installs the environment (plan.sync_stage).
+SyncStage = Literal["deps", "runtime"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,14 +22,16 @@ from envforge.image.command import FALLBACK_COMMAND, choose_command
 from envforge.image.decision import Decision
 from envforge.image.dockerignore import choose_dockerignore
 from envforge.image.gpu import GpuPlan, gpu_for_lock
+from envforge.image.heavy import HeavyPin, heavy_decision, heavy_pins
 from envforge.image.layers import (
     builder_decision,
     bytecode_decision,
     ca_bundle_decision,
     layers_decision,
+    sync_stage_decision,
 )
 from envforge.image.layout import APP_DIR, CA_IN_CONTEXT, VENV
-from envforge.image.options import Builder, BuildOptions, PythonSource, UvSource
+from envforge.image.options import Builder, BuildOptions, PythonSource, SyncStage, UvSource
 from envforge.image.python import PythonChoice, choose_python, choose_python_source
 from envforge.image.selection import Selection, dependencies_decision, select
 from envforge.image.uv import choose_uv
@@ -111,6 +113,11 @@ class Plan:
     version_fallback: str = "latest"
     # The Dockerfile syntax: the classic builder's, or BuildKit's (render picks the template).
     builder: Builder = "classic"
+    # Where uv sync installs the environment: a builder stage it is copied from, or (BuildKit,
+    # nothing to compile) the runtime stage itself, with uv and the lock mounted.
+    sync_stage: SyncStage = "deps"
+    # Installed before the sync, in a layer of their own (runtime sync only): heavy.py.
+    heavy: tuple[HeavyPin, ...] = ()
 
     @property
     def revision_arg(self) -> str:
@@ -164,6 +171,12 @@ def make_plan(
         ca_bundle_decision(options.ca_bundle, options.builder),
         builder_decision(options.builder),
     ]
+    sync_stage, said_stage = _sync_stage(options.builder, build_apt)
+    pins = heavy_pins(lock, python.target, python.version, selection)
+    decisions += [
+        said_stage,
+        heavy_decision(pins, _why_no_split(options.builder, sync_stage)),
+    ]
     labels = _labels(
         project, python.version, base.name, base.digest, facts, selection.extras, selection.groups
     )
@@ -211,7 +224,23 @@ def make_plan(
         vcs=version.vcs,
         version_fallback=version.fallback,
         builder=options.builder,
+        sync_stage=sync_stage,
+        heavy=pins if sync_stage == "runtime" else (),
     )
+
+
+def _sync_stage(builder: Builder, build_apt: tuple[str, ...]) -> tuple[SyncStage, Decision | None]:
+    if builder == "classic":
+        return "deps", None
+    return sync_stage_decision(build_apt)
+
+
+def _why_no_split(builder: Builder, sync_stage: SyncStage) -> str | None:
+    if builder == "classic":
+        return "the classic builder has no mounts: --builder buildkit splits them off"
+    if sync_stage == "deps":
+        return "the environment is synced in the deps stage (see above) and copied as one layer"
+    return None
 
 
 def _python_and_gpu(

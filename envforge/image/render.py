@@ -25,6 +25,7 @@ from envforge import labels, validate
 from envforge.errors import RenderError
 from envforge.image import ownership
 from envforge.image.build_backend import DEFAULT_BACKEND
+from envforge.image.heavy import HEAVY_BYTES
 from envforge.image.layout import APP_DIR, APP_UID, APP_USER, CA_IN_CONTEXT, MANAGED_PYTHON, VENV
 from envforge.image.plan import Plan
 
@@ -157,11 +158,17 @@ def _environment() -> jinja2.Environment:
 
 
 # BuildKit's mounts (builder "buildkit"): where uv, its cache and the CA bundle appear in a RUN.
-_UV_CACHE = "/root/.cache/uv"
-_CA_TARGET = "/etc/envforge/ca-bundle.crt"
+# All under /tmp: Docker 20.10's BuildKit leaves a mount's target folder behind, empty, in the
+# layer (its parents too), and the runtime stage must keep nothing of the builders' elsewhere.
+_UV_CACHE = "/tmp/uv-cache"
+_CA_TARGET = "/tmp/envforge-ca-bundle.crt"
+# Where the lock stage (the files uv sync reads) is mounted for a sync in the runtime stage.
+_LOCK_DIR = "/tmp/envforge-project"
 
 
-def _mounts(plan: Plan, *, uv: bool = True, project_files: bool = False) -> Quoted:
+def _mounts(
+    plan: Plan, *, uv: bool = True, project_files: bool = False, lock_stage: bool = False
+) -> Quoted:
     """The --mount flags a BuildKit RUN starts with, one a line; "" for the classic builder.
     Only envforge's own paths: the project's files by their fixed names."""
     if plan.builder != "buildkit":
@@ -179,6 +186,8 @@ def _mounts(plan: Plan, *, uv: bool = True, project_files: bool = False) -> Quot
         if plan.copy_python_version:
             names.append(".python-version")
         mounts += [f"--mount=type=bind,source={n},target={APP_DIR}/{n}" for n in names]
+    if lock_stage:  # read-write: what uv writes there is dropped with the mount
+        mounts.append(f"--mount=type=bind,from=lock,target={_LOCK_DIR},rw")
     return Quoted("".join(f"{m} \\\n    " for m in mounts))
 
 
@@ -193,9 +202,46 @@ def _hook_run(where: str, plan: Plan, mounts: str = "") -> Quoted:
     )
 
 
+def _uv_args(plan: Plan) -> Quoted:
+    """The settings of the uv that runs in the runtime stage, as build arguments: its RUNs
+    see them, and no container of the image does (an ENV there would stay in the image)."""
+    env = [
+        f"UV_COMPILE_BYTECODE={1 if plan.compile_bytecode else 0}",
+        "UV_LINK_MODE=copy",
+        f"UV_CACHE_DIR={_UV_CACHE}",
+        "UV_PYTHON_DOWNLOADS=never",
+        f"UV_PYTHON={_word(plan.python)}",
+        f"UV_PROJECT_ENVIRONMENT={VENV}",
+    ]
+    if plan.python_source == "uv":
+        env += [f"UV_PYTHON_INSTALL_DIR={MANAGED_PYTHON}", "UV_PYTHON_PREFERENCE=only-managed"]
+    if plan.ca_bundle:
+        env.append(f"SSL_CERT_FILE={_CA_TARGET}")
+    return Quoted("".join(f"ARG {e}\n" for e in env))
+
+
+def _heavy_groups(plan: Plan) -> list[dict[str, object]]:
+    """The heavy pins by the index they come from, in the lock's order: one uv pip install each."""
+    groups: dict[str, list[Quoted]] = {}
+    for pin in plan.heavy:
+        groups.setdefault(pin.index, []).append(_sh(pin.requirement))
+    return [{"index": _sh(index), "lines": lines} for index, lines in groups.items()]
+
+
 def _context(plan: Plan) -> dict[str, object]:
     src_dir = f"/src/{plan.member_dir}" if plan.member_dir else "/src"
+    runtime = plan.builder == "buildkit" and plan.sync_stage == "runtime"
+    deps_stage = not runtime or plan.install_project or plan.python_source == "uv"
+    app_dir = _LOCK_DIR if runtime else APP_DIR
     return {
+        "runtime": runtime,
+        "deps_stage": deps_stage,
+        "final_number": 1 + deps_stage + plan.install_project,
+        "uv_args": _uv_args(plan),
+        "heavy_groups": _heavy_groups(plan),
+        "heavy_mb": HEAVY_BYTES // 1_000_000,
+        "runtime_sync_mounts": _mounts(plan, lock_stage=True),
+        "lock_dir": _LOCK_DIR,
         "plan": plan,
         "venv": VENV,
         "app_dir": APP_DIR,
@@ -210,9 +256,9 @@ def _context(plan: Plan) -> dict[str, object]:
         ),
         # The backend reads the member's pyproject.toml: it runs where that one was copied.
         "hook_deps": _hook_run(
-            f"{APP_DIR}/{plan.member_dir}" if plan.member_dir else APP_DIR,
+            f"{app_dir}/{plan.member_dir}" if plan.member_dir else app_dir,
             plan,
-            _mounts(plan, project_files=True),
+            _mounts(plan, project_files=not runtime, lock_stage=runtime),
         ),
         "hook_project": _hook_run(src_dir, plan, _mounts(plan)),
         "uv_mounts": _mounts(plan),

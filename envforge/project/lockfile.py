@@ -50,6 +50,16 @@ class LockedDependency:
     extras: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class LockedWheel:
+    """One of a package's wheels: its URL, path or file name, and what uv recorded of it
+    (a registry's wheels carry both; a local index's may carry neither)."""
+
+    ref: str
+    hash: str | None = None  # "sha256:<64 hex>"
+    size: int | None = None  # bytes
+
+
 @dataclass(frozen=True, kw_only=True)
 class LockedPackage:
     name: str
@@ -59,7 +69,7 @@ class LockedPackage:
     optional_dependencies: Mapping[str, tuple[LockedDependency, ...]] = field(default_factory=dict)
     dev_dependencies: Mapping[str, tuple[LockedDependency, ...]] = field(default_factory=dict)
     resolution_markers: tuple[str, ...] = ()
-    wheels: tuple[str, ...] = ()
+    wheels: tuple[LockedWheel, ...] = ()
     has_sdist: bool = False
     # [package.metadata] of a package built from a local folder (the project, a workspace
     # member, a path source): what uv resolved it from, for the freshness fallback.
@@ -177,7 +187,7 @@ def _package(table: Fields) -> LockedPackage:
         found = wheel.get("url", str) or wheel.get("filename", str) or wheel.get("path", str)
         if not found:
             raise _invalid(wheel, "a table with a 'url', 'filename' or 'path'")
-        wheels.append(found)
+        wheels.append(LockedWheel(found, wheel.get("hash", str), _size(wheel)))
     table.table("sdist")  # a table when there
     optional = table.table("optional-dependencies")
     dev = table.table("dev-dependencies")
@@ -195,6 +205,13 @@ def _package(table: Fields) -> LockedPackage:
         has_sdist="sdist" in table,
         metadata=_root_metadata(table) if any(k in sources for k in _LOCAL_SOURCES) else None,
     )
+
+
+def _size(wheel: Fields) -> int | None:
+    size = wheel.get("size", int)
+    if size is not None and (isinstance(size, bool) or size < 0):
+        raise wheel.fail("size", "a size in bytes", size)
+    return size
 
 
 def _edges(table: Fields, key: str) -> tuple[LockedDependency, ...]:

@@ -91,7 +91,7 @@ def support(pkg: LockedPackage, python: str, glibc: tuple[int, int] = GLIBC["boo
     def verdict(kind: SupportKind) -> Support:
         return Support(kind, pkg.name, pkg.version)
 
-    if any(wheel_fits(w, python, glibc) for w in pkg.wheels):
+    if any(wheel_fits(w.ref, python, glibc) for w in pkg.wheels):
         return verdict("wheel")
     if pkg.has_sdist:
         return verdict("compile" if pkg.wheels else "sdist")

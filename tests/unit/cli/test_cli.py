@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from envforge.cli import app
+from envforge.image.options import BuildOptions
 from envforge.image.render import render_dockerfile
 from tests.unit.helpers import plan_for
 
@@ -75,7 +76,11 @@ def test_an_edited_file_is_the_users_and_force_replaces_it(cpu: Path) -> None:
 def test_stdout_prints_the_dockerfile_and_writes_nothing(cpu: Path) -> None:
     result = invoke("dockerize", str(cpu), "--stdout")
     assert result.exit_code == 0
-    assert result.stdout == render_dockerfile(plan_for(cpu))
+    # With no engine to ask, auto writes BuildKit's Dockerfile (what Docker 23+ builds).
+    assert result.stdout == render_dockerfile(plan_for(cpu, BuildOptions(builder="buildkit")))
+    classic = invoke("dockerize", str(cpu), "--stdout", "--builder", "classic")
+    assert classic.stdout == render_dockerfile(plan_for(cpu))
+    assert "--mount" not in classic.stdout
     assert not (cpu / "Dockerfile").exists()
 
 
@@ -91,7 +96,8 @@ def test_plan_text_and_json(cpu: Path) -> None:
     lines = text.stdout.splitlines()
     assert lines[0] == f"envforge plan for cpu-sklearn 0.1.0 ({cpu})"
     assert [line.split()[0] for line in lines if line and not line.startswith(" ")][1:] == [
-        "python", "base", "uv", "dependencies", "command", "layers", "bytecode", "lock", "tag",
+        "python", "base", "uv", "dependencies", "command", "layers", "bytecode", "builder",
+        "environment", "lock", "tag",
     ]  # fmt: skip
     data = json.loads(invoke("plan", str(cpu), "--json").stdout)
     assert data["schema"] == 1

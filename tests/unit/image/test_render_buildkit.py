@@ -45,6 +45,10 @@ def test_buildkit_syntax_stays_within_the_engine_api(case: str) -> None:
     assert ownership.is_pristine(text)
 
 
+def _runs(text: str) -> list[str]:
+    return re.findall(r"^RUN (?:.*\\\n)*.*$", text, re.M)
+
+
 @pytest.mark.parametrize("case", BUILDKIT)
 def test_uv_the_lock_and_the_ca_enter_no_layer(case: str) -> None:
     text = _render(case)
@@ -52,30 +56,84 @@ def test_uv_the_lock_and_the_ca_enter_no_layer(case: str) -> None:
     assert not re.search(r"COPY --from=uv\b", text)
     assert "UV_NO_CACHE" not in text
     assert "UV_LINK_MODE=copy" in text
-    for run in re.findall(r"^RUN (?:.*\\\n)*.*$", text, re.M):
+    for run in _runs(text):
         if re.search(r"\buv (sync|pip|venv|build|python)\b", run):
             assert "--mount=type=bind,from=uv,source=/uv,target=/bin/uv" in run
-            assert "--mount=type=cache,target=/root/.cache/uv" in run
-    # pyproject.toml and uv.lock are bind-mounted for the sync, never copied before it.
-    deps = text[text.index(" AS deps") : text.index("uv sync")]
-    assert "COPY pyproject.toml" not in deps and "uv.lock ./" not in deps
-    sync = text[text.rindex("RUN ", 0, text.index("uv sync")) : text.index("uv sync")]
-    assert "--mount=type=bind,source=uv.lock,target=/app/uv.lock" in sync
-    assert "--mount=type=bind,source=pyproject.toml,target=/app/pyproject.toml" in sync
-
-
-def test_the_ca_bundle_comes_from_a_stage_and_stays_out_of_the_final_image() -> None:
-    text = _render("cpu-sklearn-offline")
-    assert "FROM scratch AS ca\nCOPY .envforge/ca-bundle.crt /ca-bundle.crt\n" in text
-    # The only COPY of the bundle is into the scratch stage.
-    assert text.count("ca-bundle.crt /") == 1
-    assert (
-        "--mount=type=bind,from=ca,source=/ca-bundle.crt,target=/etc/envforge/ca-bundle.crt" in text
+            assert "--mount=type=cache,target=/tmp/uv-cache" in run
+    # pyproject.toml and uv.lock reach the sync by a mount, never by a COPY into a stage that
+    # holds the environment: the lock stage (scratch) only.
+    (sync,) = [run for run in _runs(text) if "uv sync" in run]
+    stages = text.split("\nFROM ")
+    for stage in stages:
+        if re.search(r"^COPY .*uv\.lock", stage, re.M):
+            assert stage.startswith("scratch AS lock\n")
+    assert ("--mount=type=bind,from=lock,target=/tmp/envforge-project,rw" in sync) or (
+        "--mount=type=bind,source=uv.lock,target=/app/uv.lock" in sync
+        and "--mount=type=bind,source=pyproject.toml,target=/app/pyproject.toml" in sync
     )
-    final = text[text.rindex("\nFROM ") :]
-    assert "ca-bundle" not in final and "SSL_CERT_FILE" not in final
-    assert "--mount" not in final and "/opt/build-env" not in final
-    assert not re.search(r"COPY --from=(uv|ca)\b", final)
+
+
+@pytest.mark.parametrize(
+    ("case", "stage"),
+    [
+        ("cpu-sklearn", "runtime"),
+        ("gpu-torch-cuda12.4", "runtime"),
+        ("app-virtual", "deps"),  # [tool.envforge] build-apt-packages: a compiler
+        ("git-source", "deps"),  # git is needed to sync, and must stay out of the runtime
+        ("skbuild-c-ext", "deps"),  # a compiler
+    ],
+)
+def test_the_environment_is_synced_where_nothing_needs_copying(case: str, stage: str) -> None:
+    root, options, source = CASES[case]
+    plan = plan_for(root, replace(options, builder="buildkit"), source)
+    assert plan.sync_stage == stage
+    (said,) = [d for d in plan.decisions if d.topic == "environment"]
+    final = _render(case)[_render(case).rindex("\nFROM ") :]
+    if stage == "runtime":
+        assert said.choice == "synced in the runtime stage"
+        assert "uv sync" in final and "COPY --from=deps /app/.venv" not in final
+        # uv's settings are build arguments there: an ENV would stay in the image.
+        assert "ENV UV_" not in final and "ARG UV_PROJECT_ENVIRONMENT=/app/.venv" in final
+    else:
+        assert said.choice == "synced in the deps stage, copied"
+        assert "COPY --from=deps /app/.venv /app/.venv" in final and "uv sync" not in final
+        assert plan.heavy == ()
+
+
+def test_heavy_packages_get_a_layer_of_their_own_from_exact_pins_and_hashes() -> None:
+    text = _render("gpu-torch-cuda12.4")
+    runs = _runs(text[text.rindex("\nFROM ") :])
+    heavy = next(r for r in runs if "/tmp/heavy.txt" in r)
+    sync = next(r for r in runs if "uv sync" in r)
+    # The heavy RUN comes first and reads no lock file: only its own pins, so a lock change
+    # that leaves them alone finds it cached.
+    assert runs.index(heavy) < runs.index(sync)
+    assert "uv.lock" not in heavy and "from=lock" not in heavy
+    pins = re.findall(r"'([a-z0-9-]+)==([^ ]+) --hash=(sha256:[0-9a-f]{64})'", heavy)
+    names = [name for name, _, _ in pins]
+    assert "torch" in names and "triton" in names and any(n.startswith("nvidia-") for n in names)
+    assert "numpy" not in names  # a small wheel: left to the sync
+    assert ("torch", "2.15.0") in [(n, v) for n, v, _ in pins]  # the fork for Python 3.11
+    assert "--no-deps --require-hashes --index-url https://pypi.org/simple" in heavy
+    root, options, source = CASES["gpu-torch-cuda12.4"]
+    plan = plan_for(root, replace(options, builder="buildkit"), source)
+    (said,) = [d for d in plan.decisions if d.topic == "heavy layer"]
+    assert said.choice.startswith(f"{len(pins)} packages, ")
+    assert said.reason.startswith("torch 2.15.0 (")
+
+
+def test_the_classic_plan_says_why_it_has_no_heavy_layer() -> None:
+    root, options, source = CASES["gpu-torch-cuda12.4"]
+    plan = plan_for(root, options, source)
+    assert plan.builder == "classic" and plan.heavy == ()
+    (said,) = [d for d in plan.decisions if d.topic == "heavy layer"]
+    assert said.choice == "none" and "--builder buildkit" in said.reason
+    cpu = plan_for(
+        *CASES["cpu-sklearn"][:1],
+        replace(CASES["cpu-sklearn"][1], builder="buildkit"),
+        CASES["cpu-sklearn"][2],
+    )
+    assert cpu.heavy == () and "heavy layer" not in [d.topic for d in cpu.decisions]
 
 
 def test_the_classic_default_is_unchanged_and_says_nothing_new() -> None:

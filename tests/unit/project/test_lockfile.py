@@ -62,7 +62,8 @@ def test_real_lock_packages(sklearn_lock_data: dict[str, Any]) -> None:
     sklearn = next(p for p in lock.packages if p.name == "scikit-learn")
     assert dict(sklearn.source) == {"registry": "https://pypi.org/simple"}
     assert sklearn.has_sdist
-    assert sklearn.wheels and all(w.endswith(".whl") for w in sklearn.wheels)
+    assert sklearn.wheels and all(w.ref.endswith(".whl") for w in sklearn.wheels)
+    assert all(w.hash and w.hash.startswith("sha256:") and w.size for w in sklearn.wheels)
 
 
 def test_root_found_by_normalized_project_name(sklearn_lock_data: dict[str, Any]) -> None:

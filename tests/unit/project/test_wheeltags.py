@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from envforge.project.lockfile import LockedPackage
+from envforge.project.lockfile import LockedPackage, LockedWheel
 from envforge.project.wheeltags import GLIBC, no_wheel, support, wheel_fits, wheel_name
 
 FILES = "https://files.pythonhosted.org/packages/06/7d/57b7f46934e1148b436889e385693bfcb94ae047b3fe0b6015922e3b66f7"
@@ -95,7 +95,7 @@ def test_wheel_name_of_urls_paths_and_filenames() -> None:
 def pkg(wheels: tuple[str, ...] = (), sdist: bool = False, **source: str) -> LockedPackage:
     return LockedPackage(
         name="ray", version="2.49.2", source=source or {"registry": "https://pypi.org/simple"},
-        wheels=wheels, has_sdist=sdist,
+        wheels=tuple(LockedWheel(w) for w in wheels), has_sdist=sdist,
     )  # fmt: skip
 
 
