@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 from envforge.engine.builder import Builder
 from envforge.engine.images import checked_attrs, get_image
-from envforge.engine.reasons import api_message, short
+from envforge.engine.reasons import DROPPED, api_message, short
 from envforge.errors import BuildError
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ def build_image(
         )  # fmt: skip
     import docker.errors
     import requests.exceptions
+    import urllib3.exceptions
 
     context = build_context(root, extra_files or {})
     progress = _BuildProgress()
@@ -105,6 +106,8 @@ def build_image(
         raise BuildError(progress.step, api_message(exc), list(progress.tail)) from None
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise BuildError(progress.step, short(exc), list(progress.tail)) from None
+    except urllib3.exceptions.HTTPError:
+        raise BuildError(progress.step, DROPPED, list(progress.tail)) from None
     except BuildError:
         raise
     except Exception as exc:  # docker-py's StreamParseError, JSONDecodeError: not a Docker log

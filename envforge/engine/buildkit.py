@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from envforge.engine.build import TAIL_LINES, BuiltImage, context_files
 from envforge.engine.images import checked_attrs, get_image
-from envforge.engine.reasons import api_message, short
+from envforge.engine.reasons import DROPPED, api_message, short
 from envforge.engine.trace import Status, Vertex, decode_aux
 from envforge.errors import BuildError
 
@@ -250,6 +250,7 @@ def build_with_buildkit(
 
     import docker.errors
     import requests.exceptions
+    import urllib3.exceptions
 
     dockerfile = (root / "Dockerfile").read_text("utf-8", errors="replace")
     for ref in pull_missing(client, image_references(dockerfile)):
@@ -287,6 +288,9 @@ def build_with_buildkit(
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             failed = _failed_vertex(progress)
             raise BuildError(progress.step(failed), short(exc), progress.tail(failed)) from None
+        except urllib3.exceptions.HTTPError:
+            failed = _failed_vertex(progress)
+            raise BuildError(progress.step(failed), DROPPED, progress.tail(failed)) from None
     if image_id is None:
         failed = _failed_vertex(progress)
         raise BuildError(progress.step(failed), "the engine reported no image", [])

@@ -12,3 +12,10 @@ def short(exc: BaseException) -> str:
 
 def api_message(exc: Any) -> str:
     return str(getattr(exc, "explanation", None) or exc)
+
+
+# The build stream ending mid-line (urllib3's ProtocolError): the engine went away.
+DROPPED = (
+    "the engine closed the connection during the build (did it stop or crash? its log says "
+    "why; dockerd's is in journalctl -u docker)"
+)

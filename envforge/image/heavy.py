@@ -22,9 +22,10 @@ from envforge.project.installset import Target, installed_packages
 from envforge.project.lockfile import Lock, LockedPackage
 from envforge.project.wheeltags import UNKNOWN_GLIBC, wheel_fits
 
-# A wheel this big (compressed) gets the heavy layer: torch, every nvidia-* library, triton,
-# jaxlib, tensorflow, xformers; not scipy (~35 MB), numpy or pandas.
-HEAVY_BYTES = 50_000_000
+# The default ([tool.envforge] heavy-wheel-mb): a wheel this big (compressed) gets the heavy
+# layer: torch, every nvidia-* library, triton, jaxlib, tensorflow, xformers; not scipy
+# (~35 MB), numpy or pandas.
+HEAVY_MB = 50
 _HASH = re.compile(r"sha256:[0-9a-f]{64}")
 _NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # canonical: all that may reach the RUN line
 
@@ -54,7 +55,9 @@ def _index(pkg: LockedPackage) -> str | None:
     return url
 
 
-def _pin(pkg: LockedPackage, python: str, glibc: tuple[int, int]) -> HeavyPin | None:
+def _pin(
+    pkg: LockedPackage, python: str, glibc: tuple[int, int], threshold: int
+) -> HeavyPin | None:
     """pkg as a heavy pin, when its wheel for the image is heavy and fully recorded."""
     index, name = _index(pkg), canonicalize_name(pkg.name)
     if index is None or pkg.version is None or not _NAME.fullmatch(name):
@@ -67,21 +70,22 @@ def _pin(pkg: LockedPackage, python: str, glibc: tuple[int, int]) -> HeavyPin | 
     if not fitting or any(w.hash is None or not _HASH.fullmatch(w.hash) for w in fitting):
         return None  # without every fitting wheel's hash, uv could not check the one it takes
     size = max(w.size or 0 for w in fitting)
-    if size < HEAVY_BYTES:
+    if size < threshold:
         return None
     hashes = tuple(sorted({w.hash for w in fitting if w.hash}))
     return HeavyPin(name=name, version=pkg.version, index=index, hashes=hashes, size=size)
 
 
 def heavy_pins(
-    lock: Lock, target: Target, python: str, selection: Selection
+    lock: Lock, target: Target, python: str, selection: Selection, heavy_mb: int = HEAVY_MB
 ) -> tuple[HeavyPin, ...]:
     """The heavy packages the image installs, by name. The glibc is the oldest a catalog base
     has: a wheel that needs a newer one is left to uv sync, which picks for the real base."""
-    if lock.root is None:
+    if lock.root is None or heavy_mb <= 0:
         return ()
     installed = installed_packages(lock, target, extras=selection.extras, groups=selection.groups)
-    pins = (_pin(pkg, python, UNKNOWN_GLIBC) for _, pkg in sorted(installed.items()))
+    threshold = heavy_mb * 1_000_000
+    pins = (_pin(pkg, python, UNKNOWN_GLIBC, threshold) for _, pkg in sorted(installed.items()))
     return tuple(p for p in pins if p is not None)
 
 
@@ -89,7 +93,9 @@ def _mb(size: int) -> str:
     return f"{size / 1_000_000:.0f} MB"
 
 
-def heavy_decision(pins: tuple[HeavyPin, ...], why_not: str | None) -> Decision | None:
+def heavy_decision(
+    pins: tuple[HeavyPin, ...], why_not: str | None, heavy_mb: int = HEAVY_MB
+) -> Decision | None:
     """The plan's line on the split: which packages, how big, or why there is none."""
     if why_not:
         return Decision("heavy layer", "none", why_not) if pins else None
@@ -102,7 +108,8 @@ def heavy_decision(pins: tuple[HeavyPin, ...], why_not: str | None) -> Decision 
     return Decision(
         "heavy layer",
         f"{len(pins)} package{'s' if len(pins) != 1 else ''}, {_mb(total)} of wheels",
-        f"{named}{more}: each wheel for the image is over {_mb(HEAVY_BYTES)}, so they are "
+        f"{named}{more}: each wheel for the image is over {heavy_mb} MB "
+        "([tool.envforge] heavy-wheel-mb), so they are "
         "installed first, from uv.lock's exact versions and hashes, in a layer of their own; "
         "a lock change that leaves them alone re-syncs only the rest on top",
     )

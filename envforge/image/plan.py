@@ -118,6 +118,7 @@ class Plan:
     sync_stage: SyncStage = "deps"
     # Installed before the sync, in a layer of their own (runtime sync only): heavy.py.
     heavy: tuple[HeavyPin, ...] = ()
+    heavy_mb: int = 50  # the threshold they were chosen by ([tool.envforge] heavy-wheel-mb)
 
     @property
     def revision_arg(self) -> str:
@@ -172,10 +173,11 @@ def make_plan(
         builder_decision(options.builder),
     ]
     sync_stage, said_stage = _sync_stage(options.builder, build_apt)
-    pins = heavy_pins(lock, python.target, python.version, selection)
+    heavy_mb = settings.heavy_wheel_mb
+    pins = heavy_pins(lock, python.target, python.version, selection, heavy_mb)
     decisions += [
         said_stage,
-        heavy_decision(pins, _why_no_split(options.builder, sync_stage)),
+        heavy_decision(pins, _why_no_split(options.builder, sync_stage), heavy_mb),
     ]
     labels = _labels(
         project, python.version, base.name, base.digest, facts, selection.extras, selection.groups
@@ -226,6 +228,7 @@ def make_plan(
         builder=options.builder,
         sync_stage=sync_stage,
         heavy=pins if sync_stage == "runtime" else (),
+        heavy_mb=heavy_mb,
     )
 
 

@@ -25,7 +25,6 @@ from envforge import labels, validate
 from envforge.errors import RenderError
 from envforge.image import ownership
 from envforge.image.build_backend import DEFAULT_BACKEND
-from envforge.image.heavy import HEAVY_BYTES
 from envforge.image.layout import APP_DIR, APP_UID, APP_USER, CA_IN_CONTEXT, MANAGED_PYTHON, VENV
 from envforge.image.plan import Plan
 
@@ -239,7 +238,7 @@ def _context(plan: Plan) -> dict[str, object]:
         "final_number": 1 + deps_stage + plan.install_project,
         "uv_args": _uv_args(plan),
         "heavy_groups": _heavy_groups(plan),
-        "heavy_mb": HEAVY_BYTES // 1_000_000,
+        "heavy_mb": plan.heavy_mb,
         "runtime_sync_mounts": _mounts(plan, lock_stage=True),
         "lock_dir": _LOCK_DIR,
         "plan": plan,

@@ -40,6 +40,8 @@ class EnvforgeSettings:
     cuda: str | None = None
     cuda_devel: bool = False
     python_source: PythonSource | None = None
+    # The wheel size (MB) from which a package gets the heavy layer (BuildKit); 0: no split.
+    heavy_wheel_mb: int = 50
 
     @classmethod
     def from_dict(cls, table: Any) -> EnvforgeSettings:
@@ -49,7 +51,7 @@ class EnvforgeSettings:
         known = {
             "command", "python", "base-image", "debian", "apt-packages", "build-apt-packages", "ports",
             "extras", "groups", "env", "exclude", "include", "uv-source", "compile-bytecode",
-            "cuda", "cuda-devel", "python-source",
+            "cuda", "cuda-devel", "python-source", "heavy-wheel-mb",
         }  # fmt: skip
         unknown = sorted(set(t.keys()) - known)
         if unknown:
@@ -68,6 +70,9 @@ class EnvforgeSettings:
         for key, value in env.items():
             validate.env_key(key, f"'{_TABLE}.env'")
             validate.env_value(value, f"'{_TABLE}.env.{key}'")
+        heavy = t.get("heavy-wheel-mb", int, 50)
+        if heavy < 0:
+            raise t.fail("heavy-wheel-mb", "a size in MB (0: no heavy layer)", heavy)
         cuda = _opt_str(t, "cuda")
         if cuda is not None:
             validate.cuda_version(cuda, f"'{_TABLE}.cuda'", "pyproject.toml")
@@ -76,6 +81,7 @@ class EnvforgeSettings:
             cuda_devel=t.get("cuda-devel", bool, False),
             python_source=_choice(t, "python-source", PYTHON_SOURCES),
             compile_bytecode=t.get("compile-bytecode", bool, True),
+            heavy_wheel_mb=heavy,
             command=_command(t),
             python=python,
             base_image=_checked(t, "base-image", validate.image_ref),

@@ -7,7 +7,7 @@ import base64
 import io
 import json
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -203,14 +203,7 @@ class FakeResponse:
     status_code = 200
 
 
-def test_the_build_request_asks_for_buildkit_and_never_pulls(tmp_path: Path) -> None:
-    asked: dict[str, Any] = {}
-    stream = [
-        json.dumps(trace(field(1, vertex(digest="a", name="[1/1] FROM x", started=stamp(1))))).encode()
-        + b"\r\n" + b'{"id": "moby.image.id", "aux"',
-        b': {"ID": "sha256:ab"}}\r\nnot json\r\n',
-    ]  # fmt: skip
-
+def _fake_client(stream: Callable[[], Iterator[bytes]], asked: dict[str, Any]) -> Any:
     class Api:
         def _url(self, path: str) -> str:
             return "http+docker://x/v1.41" + path
@@ -223,7 +216,7 @@ def test_the_build_request_asks_for_buildkit_and_never_pulls(tmp_path: Path) -> 
             pass
 
         def _stream_helper(self, response: object, decode: bool) -> Iterator[bytes]:
-            yield from stream
+            yield from stream()
 
     class Image:
         def __init__(self) -> None:
@@ -237,11 +230,21 @@ def test_the_build_request_asks_for_buildkit_and_never_pulls(tmp_path: Path) -> 
         api = Api()
         images = Images()
 
+    return Client()
+
+
+def test_the_build_request_asks_for_buildkit_and_never_pulls(tmp_path: Path) -> None:
+    asked: dict[str, Any] = {}
+    stream = [
+        json.dumps(trace(field(1, vertex(digest="a", name="[1/1] FROM x", started=stamp(1))))).encode()
+        + b"\r\n" + b'{"id": "moby.image.id", "aux"',
+        b': {"ID": "sha256:ab"}}\r\nnot json\r\n',
+    ]  # fmt: skip
     (tmp_path / "Dockerfile").write_text("FROM x\n")
     lines: list[str] = []
     built = engine.build_image(
-        Client(), tmp_path, "t:1", out=lines.append, buildargs={"A": "1"}, nocache=True,  # type: ignore[arg-type]
-        builder="buildkit",
+        _fake_client(lambda: iter(stream), asked), tmp_path, "t:1", out=lines.append,
+        buildargs={"A": "1"}, nocache=True, builder="buildkit",
     )  # fmt: skip
     assert (built.id, built.tag, built.size) == ("sha256:ab", "t:1", 7)
     assert asked["url"].endswith("/build") and asked["timeout"] is None and asked["stream"]
@@ -250,6 +253,29 @@ def test_the_build_request_asks_for_buildkit_and_never_pulls(tmp_path: Path) -> 
     assert asked["headers"] == {"Content-Type": "application/x-tar"}
     assert asked["body"][257:265] == b"ustar  \x00"
     assert lines == ["[1/1] FROM x"]
+
+
+def test_an_engine_that_goes_away_mid_build_is_said_so(tmp_path: Path) -> None:
+    """dockerd 20.10's BuildKit can panic (a build cache pruned during a build): the stream
+    ends mid-chunk, urllib3 raises ProtocolError, and that is an engine failure, not a bug."""
+    import urllib3.exceptions
+
+    def stream() -> Iterator[bytes]:
+        started = vertex(digest="a", name="[stage-4 3/5] RUN uv sync", started=stamp(1))
+        yield json.dumps(trace(field(1, started))).encode() + b"\r\n"
+        raise urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead(0 bytes read)")
+
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+    with pytest.raises(BuildError) as caught:
+        engine.build_image(
+            _fake_client(stream, {}), tmp_path, "t:1", out=lambda line: None, buildargs={},
+            nocache=False, builder="buildkit",
+        )  # fmt: skip
+    assert caught.value.step == "[stage-4 3/5] RUN uv sync"
+    assert str(caught.value).startswith(
+        "Image build failed at step '[stage-4 3/5] RUN uv sync': the engine closed the "
+        "connection during the build"
+    )
 
 
 # -- which builder ---------------------------------------------------------------------------

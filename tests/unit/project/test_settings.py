@@ -13,7 +13,7 @@ KNOWN_KEYS = (
     "apt-packages, base-image, build-apt-packages, command, compile-bytecode, cuda, cuda-devel, "
     "debian, env, "
     "exclude, extras, "
-    "groups, include, ports, python, python-source, uv-source"
+    "groups, heavy-wheel-mb, include, ports, python, python-source, uv-source"
 )
 
 
