@@ -2,7 +2,7 @@
 
 torch, nvidia-*, triton, jaxlib and tensorflow wheels weigh hundreds of MB each and change far
 less often than the rest of a lock. The BuildKit Dockerfile installs every package whose wheel
-for the image is at least HEAVY_BYTES (uv.lock records each wheel's size) in one RUN that names
+for the image is at least HEAVY_MB (uv.lock records each wheel's size) in one RUN that names
 only their exact versions and hashes, so that a lock change which leaves them alone reuses that
 layer and re-syncs only the small rest on top. Pure.
 """
@@ -23,9 +23,11 @@ from envforge.project.lockfile import Lock, LockedPackage
 from envforge.project.wheeltags import UNKNOWN_GLIBC, wheel_fits
 
 # The default ([tool.envforge] heavy-wheel-mb): a wheel this big (compressed) gets the heavy
-# layer: torch, every nvidia-* library, triton, jaxlib, tensorflow, xformers; not scipy
-# (~35 MB), numpy or pandas.
-HEAVY_MB = 50
+# layer: torch, every nvidia-* library, triton, jaxlib, tensorflow, and numpy, scipy, pandas
+# (each 10-40 MB, 50-150 MB installed); not scikit-learn (9 MB) or the many small ones.
+# Measured on examples/gpu-torch: at 50 MB, nvrtc, nvjitlink and numpy stayed in the sync
+# layer, which a lock change then re-exported at 530 MB.
+HEAVY_MB = 10
 _HASH = re.compile(r"sha256:[0-9a-f]{64}")
 _NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # canonical: all that may reach the RUN line
 

@@ -118,7 +118,7 @@ class Plan:
     sync_stage: SyncStage = "deps"
     # Installed before the sync, in a layer of their own (runtime sync only): heavy.py.
     heavy: tuple[HeavyPin, ...] = ()
-    heavy_mb: int = 50  # the threshold they were chosen by ([tool.envforge] heavy-wheel-mb)
+    heavy_mb: int = 10  # the threshold they were chosen by ([tool.envforge] heavy-wheel-mb)
 
     @property
     def revision_arg(self) -> str:

@@ -41,7 +41,7 @@ class EnvforgeSettings:
     cuda_devel: bool = False
     python_source: PythonSource | None = None
     # The wheel size (MB) from which a package gets the heavy layer (BuildKit); 0: no split.
-    heavy_wheel_mb: int = 50
+    heavy_wheel_mb: int = 10
 
     @classmethod
     def from_dict(cls, table: Any) -> EnvforgeSettings:
@@ -70,7 +70,7 @@ class EnvforgeSettings:
         for key, value in env.items():
             validate.env_key(key, f"'{_TABLE}.env'")
             validate.env_value(value, f"'{_TABLE}.env.{key}'")
-        heavy = t.get("heavy-wheel-mb", int, 50)
+        heavy = t.get("heavy-wheel-mb", int, 10)
         if heavy < 0:
             raise t.fail("heavy-wheel-mb", "a size in MB (0: no heavy layer)", heavy)
         cuda = _opt_str(t, "cuda")

@@ -97,7 +97,7 @@ def test_plan_text_and_json(cpu: Path) -> None:
     assert lines[0] == f"envforge plan for cpu-sklearn 0.1.0 ({cpu})"
     assert [line.split()[0] for line in lines if line and not line.startswith(" ")][1:] == [
         "python", "base", "uv", "dependencies", "command", "layers", "bytecode", "builder",
-        "environment", "lock", "tag",
+        "environment", "heavy", "lock", "tag",
     ]  # fmt: skip
     data = json.loads(invoke("plan", str(cpu), "--json").stdout)
     assert data["schema"] == 1

@@ -55,13 +55,17 @@ def _lock(*packages: dict[str, Any]) -> Lock:
 
 
 def test_wheels_over_the_threshold_are_pinned_with_their_hashes() -> None:
-    lock = _lock(_package("torch", "2.15.0", 539_000_000), _package("numpy", "2.4.6", 16_000_000))
+    lock = _lock(_package("torch", "2.15.0", 539_000_000), _package("sympy", "1.14.0", 6_300_000))
     (pin,) = heavy_pins(lock, TARGET, "3.11", NONE)
     assert pin == HeavyPin(
         name="torch", version="2.15.0", index=PYPI, hashes=(H,), size=539_000_000
     )
     assert pin.requirement == f"torch==2.15.0 --hash={H}"
-    assert heavy_pins(lock, TARGET, "3.11", NONE, heavy_mb=10)[0].name == "numpy"
+    assert [p.name for p in heavy_pins(lock, TARGET, "3.11", NONE, heavy_mb=5)] == [
+        "sympy",
+        "torch",
+    ]
+    assert heavy_pins(lock, TARGET, "3.11", NONE, heavy_mb=600) == ()
     assert heavy_pins(lock, TARGET, "3.11", NONE, heavy_mb=0) == ()  # [tool.envforge] off
 
 
@@ -154,8 +158,8 @@ def test_the_threshold_is_a_setting() -> None:
 def test_the_example_gpu_project_splits_torch_and_cuda_off() -> None:
     plan = plan_for(EXAMPLES / "gpu-torch", BUILDKIT)
     names = {p.name for p in plan.heavy}
-    assert {"torch", "triton", "nvidia-cudnn-cu13"} <= names
-    assert "numpy" not in names and "pytest" not in names  # small; a dev group it leaves out
+    assert {"torch", "triton", "nvidia-cudnn-cu13", "nvidia-nvjitlink", "numpy"} <= names
+    assert "sympy" not in names and "pytest" not in names  # small; a dev group it leaves out
     classic = plan_for(EXAMPLES / "gpu-torch")
     assert classic.heavy == ()
     assert replace(classic, builder="buildkit").heavy == ()  # chosen by make_plan only
