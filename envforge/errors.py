@@ -176,6 +176,21 @@ class RunError(EnvforgeError):
         )
 
 
+class PodmanGpuError(EnvforgeError):
+    """`run --gpus` against a Podman that would drop the GPU request and run on the CPU."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        super().__init__(
+            f"refusing --gpus on Podman Engine {version}: before 5.4 its Docker-compatible "
+            "API ignores GPU requests, so the container would run without GPUs",
+            hint="Use Podman 5.4 or later with CDI specs for the GPUs (`nvidia-ctk cdi "
+            "generate --output=/etc/cdi/nvidia.yaml`), run it with `podman run --device "
+            "nvidia.com/gpu=all IMAGE`, or point DOCKER_HOST at a Docker engine with the "
+            "NVIDIA Container Toolkit.",
+        )
+
+
 class SmokeCheckError(EnvforgeError):
     """The image was built but does not start. Exit 1; the image is kept."""
 

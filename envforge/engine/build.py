@@ -1,5 +1,5 @@
-"""Building an image, its log streamed: the classic builder (the one the SDK drives) here,
-BuildKit in envforge.engine.buildkit."""
+"""Building an image, its log streamed: the classic request (the one the SDK drives: the
+classic builder, or buildah behind Podman) here, BuildKit in envforge.engine.buildkit."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import docker
 
 _STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)\Z")
+# buildah's step lines: "[2/3] STEP 4/9: RUN ...", no stage prefix in a one-stage build.
+_BUILDAH_STEP_RE = re.compile(r"^(\[\d+/\d+\] )?STEP (\d+)/(\d+): (.*)\Z")
 TAIL_LINES = 25
 
 
@@ -72,7 +74,8 @@ def build_image(
     builder: Builder = "classic",
 ) -> BuiltImage:
     """Build root/Dockerfile, handing each log line to `out` as it comes (the CLI prints it):
-    with the classic builder, or with BuildKit (envforge.engine.buildkit)."""
+    with BuildKit (envforge.engine.buildkit), else through the classic request, which
+    Podman answers with buildah."""
     if builder == "buildkit":
         from envforge.engine.buildkit import build_with_buildkit
 
@@ -144,12 +147,23 @@ def _consume(
             if not line.strip():
                 continue
             out(line)
-            match = _STEP_RE.match(line)
-            if match:
-                progress.step = f"{match.group(1)}/{match.group(2)} {match.group(3)}"
+            step = _step(line)
+            if step is not None:
+                progress.step = step
                 progress.tail.clear()
             progress.tail.append(line)
     aux = chunk.get("aux")
     if isinstance(aux, Mapping) and isinstance(aux.get("ID"), str) and aux["ID"]:
         return str(aux["ID"])
+    return None
+
+
+def _step(line: str) -> str | None:
+    """The step a log line starts ("3/9 RUN ...", buildah's "[2/3] 4/9 RUN ..."), or None."""
+    match = _STEP_RE.match(line)
+    if match:
+        return f"{match.group(1)}/{match.group(2)} {match.group(3)}"
+    match = _BUILDAH_STEP_RE.match(line)
+    if match:
+        return f"{match.group(1) or ''}{match.group(2)}/{match.group(3)} {match.group(4)}"
     return None

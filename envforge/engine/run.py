@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from envforge.engine.podman import device_request_kwargs, podman_version
 from envforge.engine.reasons import api_message, short
 from envforge.errors import ImageNotFoundError, RunError
 
@@ -49,8 +50,10 @@ def run_container(client: docker.DockerClient, spec: RunSpec) -> int:
     import docker.errors
     import requests.exceptions
 
+    # Before any container exists: a Podman that would drop --gpus is refused here.
+    extra = _host_config(spec, _podman(client) if spec.gpus is not None else None)
     try:
-        return _run(client, spec)
+        return _run(client, spec, extra)
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         # APIError, a request this API cannot take, or the connection failing
         error = RunError(spec.image, api_message(exc))
@@ -63,19 +66,29 @@ def run_container(client: docker.DockerClient, spec: RunSpec) -> int:
         raise RunError(spec.image, f"the engine's answer is not Docker's ({short(exc)})") from None
 
 
-def _host_config(spec: RunSpec) -> dict[str, Any]:
-    """The create() arguments for --gpus and --shm-size, only when given."""
+def _podman(client: docker.DockerClient) -> tuple[int, ...] | None:
+    """The engine's Podman version, None for Docker (or an engine that does not say)."""
+    try:
+        version = client.version()
+    except Exception:  # the create that follows reports an engine that does not answer
+        return None
+    return podman_version(version) if isinstance(version, Mapping) else None
+
+
+def _host_config(spec: RunSpec, podman: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """The create() arguments for --gpus (in the form this engine honours) and --shm-size,
+    only when given. podman: the engine's Podman version, None for Docker."""
     from docker.types import DeviceRequest
 
     extra: dict[str, Any] = {}
     if spec.gpus is not None:
-        extra["device_requests"] = [DeviceRequest(**spec.gpus.sdk_kwargs())]
+        extra["device_requests"] = [DeviceRequest(**device_request_kwargs(spec.gpus, podman))]
     if spec.shm_size is not None:
         extra["shm_size"] = spec.shm_size
     return extra
 
 
-def _run(client: docker.DockerClient, spec: RunSpec) -> int:
+def _run(client: docker.DockerClient, spec: RunSpec, extra: Mapping[str, Any]) -> int:
     container = client.containers.create(
         spec.image,
         command=list(spec.args) or None,
@@ -86,7 +99,7 @@ def _run(client: docker.DockerClient, spec: RunSpec) -> int:
         working_dir=spec.workdir,
         tty=spec.tty,
         stdin_open=spec.tty,
-        **_host_config(spec),
+        **extra,
     )
     try:
         if spec.tty:

@@ -10,7 +10,9 @@
 # Tools it installs with apt when missing: docker.io (dockerd and the docker
 # client), debootstrap, unzip, and docker-compose (Debian's Compose v1, which
 # validates and runs the compose.yaml that `envforge dockerize --compose`
-# writes, GPU reservation included).
+# writes, GPU reservation included), and podman with netavark (Debian 12's 4.3,
+# whose Docker-compatible socket tests/integration/test_podman.py builds through;
+# named, since recommends are not installed and the CNI plugins would be taken).
 #
 # Idempotent: images already present are reused; the finished root file
 # systems and uv binaries are cached under $LAB_CACHE so that a run after the
@@ -113,6 +115,7 @@ missing=()
 command -v debootstrap >/dev/null 2>&1 || [[ -x /usr/sbin/debootstrap ]] || missing+=(debootstrap)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v podman >/dev/null 2>&1 || missing+=(podman netavark aardvark-dns)
 if ((${#missing[@]})); then
     # A background "apt-get install docker.io" may hold the dpkg lock:
     # DPkg::Lock::Timeout waits for it.
