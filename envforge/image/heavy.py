@@ -10,7 +10,7 @@ layer and re-syncs only the small rest on top. Pure.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
@@ -39,6 +39,9 @@ class HeavyPin:
     index: str  # the registry the lock took it from: uv pip install --index-url
     hashes: tuple[str, ...]  # of the lock's wheels that fit the image
     size: int  # bytes of the largest of them
+    # False: under the threshold, but needed by a heavy one (torch's sympy, networkx, jinja2):
+    # it changes when they do, and its bytecode is as slow to compile as theirs.
+    heavy: bool = True
 
     @property
     def requirement(self) -> str:
@@ -57,10 +60,8 @@ def _index(pkg: LockedPackage) -> str | None:
     return url
 
 
-def _pin(
-    pkg: LockedPackage, python: str, glibc: tuple[int, int], threshold: int
-) -> HeavyPin | None:
-    """pkg as a heavy pin, when its wheel for the image is heavy and fully recorded."""
+def _pin(pkg: LockedPackage, python: str, glibc: tuple[int, int]) -> HeavyPin | None:
+    """pkg as a pin, when its wheel for the image is fully recorded (an index, its hashes)."""
     index, name = _index(pkg), canonicalize_name(pkg.name)
     if index is None or pkg.version is None or not _NAME.fullmatch(name):
         return None
@@ -72,8 +73,6 @@ def _pin(
     if not fitting or any(w.hash is None or not _HASH.fullmatch(w.hash) for w in fitting):
         return None  # without every fitting wheel's hash, uv could not check the one it takes
     size = max(w.size or 0 for w in fitting)
-    if size < threshold:
-        return None
     hashes = tuple(sorted({w.hash for w in fitting if w.hash}))
     return HeavyPin(name=name, version=pkg.version, index=index, hashes=hashes, size=size)
 
@@ -86,9 +85,23 @@ def heavy_pins(
     if lock.root is None or heavy_mb <= 0:
         return ()
     installed = installed_packages(lock, target, extras=selection.extras, groups=selection.groups)
+    pins = {name: _pin(pkg, python, UNKNOWN_GLIBC) for name, pkg in installed.items()}
     threshold = heavy_mb * 1_000_000
-    pins = (_pin(pkg, python, UNKNOWN_GLIBC, threshold) for _, pkg in sorted(installed.items()))
-    return tuple(p for p in pins if p is not None)
+    heavy = {name for name, pin in pins.items() if pin is not None and pin.size >= threshold}
+    # What the heavy ones need, as far as it is installed here and can be pinned: a lock
+    # change that adds a small package then re-syncs only it and the project's own others.
+    needed, todo = set(heavy), sorted(heavy)
+    while todo:
+        for edge in installed[todo.pop()].dependencies:
+            name = canonicalize_name(edge.name)
+            if name in installed and pins.get(name) is not None and name not in needed:
+                needed.add(name)
+                todo.append(name)
+    return tuple(
+        replace(pin, heavy=name in heavy)
+        for name, pin in sorted(pins.items())
+        if pin is not None and name in needed
+    )
 
 
 def _mb(size: int) -> str:
@@ -103,15 +116,18 @@ def heavy_decision(
         return Decision("heavy layer", "none", why_not) if pins else None
     if not pins:
         return None
-    total = sum(p.size for p in pins)
-    biggest = sorted(pins, key=lambda p: -p.size)[:3]
+    big = [p for p in pins if p.heavy]
+    total = sum(p.size for p in big)
+    biggest = sorted(big, key=lambda p: -p.size)[:3]
     named = ", ".join(f"{p.name} {p.version} ({_mb(p.size)})" for p in biggest)
-    more = f" and {len(pins) - len(biggest)} more" if len(pins) > len(biggest) else ""
+    more = f" and {len(big) - len(biggest)} more" if len(big) > len(biggest) else ""
+    needed = len(pins) - len(big)
     return Decision(
         "heavy layer",
-        f"{len(pins)} package{'s' if len(pins) != 1 else ''}, {_mb(total)} of wheels",
+        f"{len(big)} package{'s' if len(big) != 1 else ''} ({_mb(total)} of wheels)"
+        + (f" and the {needed} they need" if needed else ""),
         f"{named}{more}: each wheel for the image is over {heavy_mb} MB "
-        "([tool.envforge] heavy-wheel-mb), so they are "
-        "installed first, from uv.lock's exact versions and hashes, in a layer of their own; "
-        "a lock change that leaves them alone re-syncs only the rest on top",
+        "([tool.envforge] heavy-wheel-mb); they and what they need are installed first, from "
+        "uv.lock's exact versions and hashes, in a layer of their own; a lock change that "
+        "leaves them alone re-syncs only the rest on top",
     )

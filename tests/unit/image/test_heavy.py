@@ -87,6 +87,20 @@ def test_what_cannot_be_pinned_exactly_is_left_to_uv_sync(changes: dict[str, Any
     assert heavy_pins(lock, TARGET, "3.11", NONE) == ()
 
 
+def test_what_the_heavy_ones_need_comes_with_them() -> None:
+    torch = _package("torch", "2.15.0", 539_000_000, {"dependencies": [{"name": "sympy"}]})
+    sympy = _package("sympy", "1.14.0", 6_300_000, {"dependencies": [{"name": "mpmath"}]})
+    mpmath = _package("mpmath", "1.3.0", 500_000)
+    six = _package("six", "1.17.0", 11_000)  # the project's own: left to the sync
+    lock = _lock(torch, sympy, mpmath, six)
+    pins = heavy_pins(lock, TARGET, "3.11", NONE)
+    assert [(p.name, p.heavy) for p in pins] == [
+        ("mpmath", False), ("sympy", False), ("torch", True),
+    ]  # fmt: skip
+    said = heavy_decision(pins, None)
+    assert said is not None and said.choice == "1 package (539 MB of wheels) and the 2 they need"
+
+
 def test_every_fitting_wheel_hash_and_the_fork_for_the_image_python() -> None:
     fork = [
         _package("torch", "2.14.1", 500_000_000, {"resolution-markers": ["python_full_version < '3.11'"]}),
@@ -126,7 +140,7 @@ def test_the_decision_names_the_biggest_and_says_why_there_is_none() -> None:
     )
     said = heavy_decision(pins, None)
     assert said is not None
-    assert said.choice == "4 packages, 724 MB of wheels"
+    assert said.choice == "4 packages (724 MB of wheels)"
     assert said.reason.startswith("torch 1 (539 MB), b 1 (70 MB), a 1 (60 MB) and 1 more: ")
     none = heavy_decision(pins, "the classic builder has no mounts")
     assert none is not None and none.choice == "none"
@@ -159,7 +173,7 @@ def test_the_example_gpu_project_splits_torch_and_cuda_off() -> None:
     plan = plan_for(EXAMPLES / "gpu-torch", BUILDKIT)
     names = {p.name for p in plan.heavy}
     assert {"torch", "triton", "nvidia-cudnn-cu13", "nvidia-nvjitlink", "numpy"} <= names
-    assert "sympy" not in names and "pytest" not in names  # small; a dev group it leaves out
+    assert "sympy" in names and "pytest" not in names  # what torch needs; a dev group
     classic = plan_for(EXAMPLES / "gpu-torch")
     assert classic.heavy == ()
     assert replace(classic, builder="buildkit").heavy == ()  # chosen by make_plan only
