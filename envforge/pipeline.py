@@ -78,6 +78,9 @@ def _base_python(ref: str) -> str | None:
     from envforge.engine import client as engine
     from envforge.errors import DockerUnavailableError
 
+    known = engine.known_image_python(ref)  # without docker-py, when the answer is cached
+    if known is not None:
+        return known
     try:
         return engine.image_python(engine.connect(), ref)
     except DockerUnavailableError:
