@@ -80,3 +80,65 @@ def test_only_the_newest_of_a_kind_are_kept() -> None:
     assert len(list(parsecache._folder().glob("u-*.json"))) == 1
     stored = json.loads(next(parsecache._folder().glob("u-*.json")).read_text())
     assert stored["data"] == {"a": 1}
+
+
+# --- a computation remembered by its inputs -----------------------------------------------
+
+
+def test_the_rendered_files_are_remembered_and_identical() -> None:
+    from dataclasses import replace
+
+    from envforge.image.options import BuildOptions
+    from envforge.image.render import render_dockerfile, render_dockerignore
+    from envforge.pipeline import rendered
+    from tests.unit.helpers import plan_for
+
+    plan = plan_for(EXAMPLES / "cpu-sklearn", BuildOptions(builder="buildkit"))
+    direct = {"Dockerfile": render_dockerfile(plan), ".dockerignore": render_dockerignore(plan)}
+    assert rendered(plan) == direct
+    assert list(parsecache._folder().glob("rendered-*.json"))
+    assert rendered(plan) == direct  # from the cache
+    classic = replace(plan, builder="classic")
+    assert rendered(classic)["Dockerfile"] == render_dockerfile(classic)
+
+
+def test_a_computation_reruns_when_its_inputs_or_envforge_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+
+    def compute() -> dict[str, str]:
+        calls.append(1)
+        return {"out": f"run {len(calls)}"}
+
+    inputs = {"a": (1, True, "1", 1.0, None, frozenset({"x", "y"}))}
+    first = parsecache.remembered("k", inputs, compute)
+    assert parsecache.remembered("k", inputs, compute) == first and len(calls) == 1
+    # Each of these differs from the first only by a type or an order: each is its own key.
+    for other in (
+        {"a": ("1", True, "1", 1.0, None, frozenset({"x", "y"}))},
+        {"a": (1, 1, "1", 1.0, None, frozenset({"x", "y"}))},
+        {"a": (1, True, "1", 1, None, frozenset({"x", "y"}))},
+        {"a": [1, True, "1", 1.0, None, frozenset({"x", "y"})]},
+        {"a": (1, True, "1", 1.0, None, frozenset({"x"}))},
+    ):
+        parsecache.remembered("k", other, compute)
+    assert len(calls) == 6
+    assert parsecache.remembered("k", {"x": 1, "y": 2}, compute) != parsecache.remembered(
+        "k", {"y": 2, "x": 1}, compute
+    )  # a mapping's order can reach the output: it is part of the key
+    monkeypatch.setattr(parsecache, "_CODE", ["another envforge"])
+    parsecache.remembered("k", inputs, compute)
+    assert len(calls) == 9
+
+
+def test_an_unknown_type_is_computed_every_time() -> None:
+    calls: list[int] = []
+
+    def compute() -> dict[str, str]:
+        calls.append(1)
+        return {}
+
+    for _ in range(2):
+        parsecache.remembered("k", {"a": object()}, compute)
+    assert len(calls) == 2
