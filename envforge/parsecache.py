@@ -99,7 +99,7 @@ def remembered(kind: str, inputs: Any, compute: Callable[[], dict[str, str]]) ->
     value of a type the canonical form does not know are computed every time."""
     try:
         canonical = json.dumps([_code_digest(), _canonical(inputs)], separators=(",", ":"))
-    except (Unkeyable, RecursionError, ValueError):
+    except (Unkeyable, OSError, RecursionError, ValueError):
         return compute()
     key = hashlib.sha256(canonical.encode("utf-8", "surrogateescape")).hexdigest()
     found, stored = _load(kind, key)
