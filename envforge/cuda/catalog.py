@@ -245,9 +245,7 @@ class CudaCatalog:
 @cache
 def load_cuda_catalog() -> CudaCatalog:
     """The catalog shipped in the package, read once per process."""
-    import yaml
+    from envforge import parsecache
 
-    text = resources.files("envforge").joinpath("data/cuda.yaml").read_text("utf-8")
-    # The C loader, where PyYAML was built with it, reads the file several times faster.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return CudaCatalog.from_dict(yaml.load(text, Loader=loader))
+    data = resources.files("envforge").joinpath("data/cuda.yaml").read_bytes()
+    return CudaCatalog.from_dict(parsecache.parsed_yaml("cuda.yaml", data))

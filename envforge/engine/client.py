@@ -13,7 +13,7 @@ from __future__ import annotations
 from envforge.engine.build import BuiltImage, build_image
 from envforge.engine.builder import choose_builder
 from envforge.engine.connect import connect, connect_timeout, docker_host
-from envforge.engine.images import get_image, image_python
+from envforge.engine.images import get_image, image_python, known_image_python
 from envforge.engine.run import RunSpec, run_captured, run_container
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "docker_host",
     "get_image",
     "image_python",
+    "known_image_python",
     "run_captured",
     "run_container",
 ]

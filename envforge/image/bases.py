@@ -148,8 +148,7 @@ def _python_row(raw: Any, index: int, sources: Mapping[str, str]) -> PythonImage
 
 @cache
 def load_catalog() -> Catalog:
-    import yaml
+    from envforge import parsecache
 
-    text = resources.files("envforge").joinpath("data/base-images.yaml").read_text("utf-8")
-    # The C loader, where PyYAML was built with it, reads the file several times faster.
-    return Catalog.from_dict(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    data = resources.files("envforge").joinpath("data/base-images.yaml").read_bytes()
+    return Catalog.from_dict(parsecache.parsed_yaml("base-images.yaml", data))

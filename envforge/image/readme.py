@@ -22,7 +22,7 @@ from envforge.cuda.catalog import CudaCatalog
 from envforge.cuda.versions import arch_list_runs_on
 from envforge.errors import InputError
 from envforge.image.gpu import newest_release
-from envforge.image.plan import APP_DIR, FALLBACK_COMMAND
+from envforge.image.plan import APP_DIR, CA_IN_CONTEXT, FALLBACK_COMMAND
 from envforge.image.readme_file import (
     END,
     NOTE,
@@ -81,19 +81,47 @@ def render_section(plan: Plan, catalog: CudaCatalog) -> str:
         f"envforge build .{flags}",
         f"envforge run .{member}{gpus}",
         "```",
-        "",
-        f"With Docker alone, from the Dockerfile that `envforge dockerize .{flags}` writes "
-        "(or the committed one):",
-        "",
-        "```sh",
-        f"docker build -t {tag} --build-arg {plan.revision_arg}=$(git rev-parse HEAD) .",
-        f"docker run --rm{gpus} {tag}",
-        "```",
+        *_without_envforge(plan, tag, flags, gpus),
     ]
     if plan.entrypoint == FALLBACK_COMMAND:
         lines += _fallback_lines(tag, f"{member}{gpus}", gpus, installed=plan.install_project)
     lines.append(END)
     return "\n".join(lines) + "\n"
+
+
+def _without_envforge(plan: Plan, tag: str, flags: str, gpus: str) -> list[str]:
+    """Plain `docker build` / `docker buildx build` of the Dockerfile envforge writes (either
+    syntax): the build arguments `envforge build` passes, and where the CA bundle goes."""
+    args = f"--build-arg {plan.revision_arg}=$(git rev-parse HEAD)"
+    lines = [
+        "",
+        "### Build without envforge",
+        "",
+        f"The Dockerfile (the committed one, or what `envforge dockerize .{flags}` writes) "
+        "builds with Docker alone: `docker build` on Docker 23 or newer (BuildKit by default; "
+        "on Docker 20.10, set `DOCKER_BUILDKIT=1`), or `docker buildx build`. The revision "
+        "label takes the commit:",
+        "",
+        "```sh",
+        f"docker build -t {tag} {args} .",
+        f"docker buildx build --load -t {tag} {args} .",
+        f"docker run --rm{gpus} {tag}",
+        "```",
+    ]
+    if plan.vcs is not None:
+        lines += [
+            "",
+            f"The wheel's version comes from `--build-arg {plan.version_arg}=VERSION` "
+            f"(`envforge build` passes the one git gives; the Dockerfile's default is "
+            f"{markdown_text(plan.vcs.default)}).",
+        ]
+    return [
+        *lines,
+        "",
+        "A Dockerfile written with `--ca-bundle FILE` (behind a TLS-intercepting proxy) reads "
+        f"the CA bundle from `{CA_IN_CONTEXT}`, which only the builder stages see: put it "
+        f"there first, `mkdir -p {CA_IN_CONTEXT.rsplit('/', 1)[0]} && cp FILE {CA_IN_CONTEXT}`.",
+    ]
 
 
 def _member_flag(plan: Plan) -> str:

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-import tomlkit.exceptions
 from packaging.utils import canonicalize_name
 
-from envforge import safeio
+from envforge import parsecache, safeio
 from envforge.errors import (
     EnvforgeError,
     InvalidProjectError,
@@ -115,8 +113,9 @@ def load_project(
         )
     lock_bytes = _read_bytes(lock_path)
     try:
-        # tomllib for the lock: locks of GPU projects run to thousands of lines.
-        lock_data = tomllib.loads(lock_bytes.decode("utf-8"))
+        # tomllib for the lock (locks of GPU projects run to thousands of lines), its
+        # parse remembered by the lock's sha256.
+        lock_data = parsecache.parsed("uv.lock", lock_bytes, _toml_of)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise LockError(
             f"Invalid TOML in '{lock_path}' ({_one_line(exc)})",
@@ -154,6 +153,10 @@ def load_project(
     )
 
 
+def _toml_of(data: bytes) -> dict[str, Any]:
+    return tomllib.loads(data.decode("utf-8"))
+
+
 def _same(a: str, b: str) -> bool:
     return canonicalize_name(a) == canonicalize_name(b)
 
@@ -168,6 +171,9 @@ def _parse_pyproject(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError):
         pass
+    import tomlkit  # only to explain the error: its import alone costs ~40 ms
+    import tomlkit.exceptions
+
     try:
         data: dict[str, Any] = tomlkit.parse(text).unwrap()
     except tomlkit.exceptions.TOMLKitError as exc:  # ParseError, KeyAlreadyPresent...

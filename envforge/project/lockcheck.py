@@ -13,6 +13,7 @@ from pathlib import Path
 
 from envforge import validate
 from envforge.errors import EnvforgeError, LockError
+from envforge.project import lockverdict
 from envforge.project.freshness import lock_drift, path_drift
 from envforge.project.lockfile import Lock
 from envforge.project.pyproject import Project
@@ -20,6 +21,7 @@ from envforge.project.pyproject import Project
 UV_CHECK_TIMEOUT_S = 60
 # How `plan` and `build` say that nothing could tell whether the lock is up to date.
 UNCHECKED = "could not be checked"
+_FRESH_OFFLINE = "uv lock --check --offline"
 # uv's own settings that travel from the user's environment into `uv lock --check` and would
 # make it judge another lock than the build's (UV_EXCLUDE_NEWER, UV_INDEX_URL, UV_PRERELEASE,
 # ...): all UV_* are dropped, but for these, which change how uv connects, not what it resolves.
@@ -72,6 +74,11 @@ def check_lock_fresh(root: Path, project: Project, lock: Lock) -> str:
     if uv:
         import tempfile
 
+        # A pass that uv gave for exactly these files is not asked again (lockverdict).
+        key = lockverdict.verdict_key(uv, where, lock, _uv_env(""))
+        if key is not None and lockverdict.known_fresh(key):
+            return _FRESH_OFFLINE
+
         with tempfile.TemporaryDirectory(prefix="envforge-uv-config-") as config_home:
             env = _uv_env(config_home)
             done = None
@@ -89,7 +96,13 @@ def check_lock_fresh(root: Path, project: Project, lock: Lock) -> str:
                 except OSError as exc:
                     return f"{UNCHECKED}: uv lock --check did not start ({exc.strerror or exc})"
                 if done.returncode == 0:
-                    return "uv lock --check" + (" --offline" if offline else "")
+                    if not offline:
+                        return "uv lock --check"
+                    if key is not None and key == lockverdict.verdict_key(
+                        uv, where, lock, _uv_env("")
+                    ):  # the files uv read are still the ones keyed
+                        lockverdict.remember_fresh(key)
+                    return _FRESH_OFFLINE
                 if "needs to be updated" in done.stderr:
                     raise LockError(
                         f"uv.lock in '{where}' is out of date with pyproject.toml (uv lock --check)",

@@ -135,6 +135,8 @@ def test_gpu_section_from_wheels() -> None:
     assert "envforge build .\nenvforge run . --gpus all\n" in text
     assert (
         "docker build -t gpu-torch:0.1.0 --build-arg ENVFORGE_REVISION=$(git rev-parse HEAD) .\n"
+        "docker buildx build --load -t gpu-torch:0.1.0 "
+        "--build-arg ENVFORGE_REVISION=$(git rev-parse HEAD) .\n"
         "docker run --rm --gpus all gpu-torch:0.1.0\n"
     ) in text
     assert "envforge dockerize ." in text
@@ -450,3 +452,24 @@ def test_the_shell_commands_quote_the_tag() -> None:
     plan = plan_for(EXAMPLES / "cpu-sklearn", NO_HOST)
     text = render_section(replace(plan, default_tag="cpu-sklearn:1.0;id"), catalog)
     assert "docker run --rm 'cpu-sklearn:1.0;id'\n" in text
+
+
+# --- build without envforge -------------------------------------------------------------
+
+
+def test_the_section_says_how_docker_alone_builds_it() -> None:
+    text = section_for(EXAMPLES / "cpu-sklearn")
+    block = text[text.index("### Build without envforge") :]
+    assert "`DOCKER_BUILDKIT=1`" in block and "`docker buildx build`" in block
+    assert "docker buildx build --load -t cpu-sklearn:0.1.0 --build-arg ENVFORGE_REVISION=" in block
+    # The CA bundle's place in the context, as the Dockerfile's CA stage copies it.
+    assert "mkdir -p .envforge && cp FILE .envforge/ca-bundle.crt" in block
+    assert "ENVFORGE_VERSION" not in block  # its version is static
+
+
+def test_a_git_versioned_wheel_names_its_version_argument() -> None:
+    plan = plan_for(REPO / "tests/fixtures/projects/vcs-version", NO_HOST)
+    assert plan.vcs is not None
+    text = render_section(plan, load_cuda_catalog())
+    assert "`--build-arg ENVFORGE_VERSION=VERSION`" in text
+    assert "the Dockerfile's default is 0.0.0)." in text
