@@ -150,8 +150,9 @@ class TraceProgress:
     last: str | None = None  # the digest of the vertex that last started
 
     def step(self, digest: str | None) -> str | None:
+        """The failed step as an error names it: whole, but for its mounts (one word)."""
         vertex = self.vertexes.get(digest or "")
-        return vertex.name if vertex else None
+        return _MOUNTS_SHOWN.sub("--mount=... ", " ".join(vertex.name.split())) if vertex else None
 
     def tail(self, digest: str | None) -> list[str]:
         lines = list(self.logs.get(digest or "", ()))
@@ -177,7 +178,9 @@ class TraceProgress:
             return
         self.vertexes[vertex.digest] = vertex
         if vertex.error and _CANCELLED not in vertex.error:
-            raise BuildError(vertex.name or None, vertex.error.strip(), self.tail(vertex.digest))
+            raise BuildError(
+                self.step(vertex.digest) or None, vertex.error.strip(), self.tail(vertex.digest)
+            )
         state = self.shown.get(vertex.digest)
         if vertex.completed is not None and state != "completed":
             self.shown[vertex.digest] = "completed"
