@@ -33,7 +33,9 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import traceback
 from collections.abc import Callable
@@ -63,6 +65,7 @@ HEAVY_BUMPS = {
     "gpu-torch": ("torch==2.14.1", "torch==2.14.0"),
 }
 PY311 = " ; python_full_version >= '3.11'"
+IMAGE_GB = {"gpu-torch": 6.0}  # the image's size before the first build has measured it
 DEFAULT_PROJECTS = ("examples/cpu-sklearn", "examples/gpu-torch")
 # What each figure includes, written into the JSON beside them.
 NOTES = {
@@ -129,7 +132,10 @@ def prune_ids(client: docker.DockerClient, ids: set[str]) -> int:
     for record in ids:
         # The SDK's stubs know only `dangling` and `until`; the engine takes `id` too.
         only: Any = {"id": record}
-        freed += int(client.api.prune_builds(filters=only, all=True)["SpaceReclaimed"])
+        try:
+            freed += int(client.api.prune_builds(filters=only, all=True)["SpaceReclaimed"] or 0)
+        except docker.errors.APIError as exc:
+            print(f"  could not remove build cache {record}: {exc}", flush=True)
     return freed
 
 
@@ -152,9 +158,15 @@ def forget_uv_cache(client: docker.DockerClient, how: str) -> str:
 class Run:
     """One recipe on one project: its copy, its tag, the images it made, its figures."""
 
-    def __init__(self, recipe: Recipe, project: Path, work: Path) -> None:
+    def __init__(
+        self, recipe: Recipe, project: Path, work: Path, *, min_free_gb: float,
+        save: Callable[[], None],
+    ) -> None:  # fmt: skip
         self.recipe = recipe
         self.client = docker.from_env()
+        self.docker_root = str(self.client.info().get("DockerRootDir") or "/var/lib/docker")
+        self.min_free_gb = min_free_gb
+        self.save = save  # writes the JSON: after each scenario, so that a stopped run keeps it
         self.root = copy_project(project, work / recipe.name / project.name)
         self.script = script_name(project)
         self.module = str(script_module(project))
@@ -164,6 +176,15 @@ class Run:
         recipe.prepare(self.root, self.script)
 
     def build(self, *, cold: bool = False) -> float:
+        # A build can add about twice its image (a new stage snapshot and the layers copied
+        # from it), and the engine's disk is shared: stop before it fills.
+        image_gb = self.figures.get("image_bytes", 0) / 1e9 or IMAGE_GB.get(self.root.name, 1.0)
+        free, need = (
+            shutil.disk_usage(self.docker_root).free / 1e9,
+            max(self.min_free_gb, 2.5 * image_gb),
+        )
+        if free < need:
+            raise RuntimeError(f"{free:.1f} GB free for the engine, {need:.1f} GB needed to build")
         cmd, env = self.recipe.build(self.root, self.tag, cold=cold)
         took = timed(cmd, env)
         self.images.add(str(self.client.images.get(self.tag).id))
@@ -175,9 +196,11 @@ class Run:
         try:
             values = samples()
         except Exception as exc:
-            message = str(exc) if isinstance(exc, CommandFailed) else traceback.format_exc()
+            known = isinstance(exc, CommandFailed | RuntimeError)
+            message = str(exc) if known else traceback.format_exc()
             self.figures[key] = {"error": message[-3000:], "load_1min": load}
             print(f"  {self.recipe.name:18} {key:18} FAILED\n{message[-1500:]}", flush=True)
+            self.save()
             return
         self.figures[key] = {"median": median(values), "samples": values, "load_1min": load}
         shown = ", ".join(f"{v:.2f}" for v in values)
@@ -185,6 +208,7 @@ class Run:
             f"  {self.recipe.name:18} {key:18} {median(values):8.2f}   [{shown}]  load {load:.1f}",
             flush=True,
         )
+        self.save()
 
 
 def measure(
@@ -246,8 +270,15 @@ def cleanup(run: Run, cache_before: set[str], prune_cache: str) -> None:
             print(f"  could not remove {image}: {exc}", flush=True)
     big = int(run.figures.get("image_bytes", 0)) > 2e9
     prune = prune_cache == "yes" or (prune_cache == "auto" and big)
-    freed = prune_ids(run.client, cache_ids(run.client) - cache_before) if prune else 0
-    print(f"  {run.recipe.name}: removed {len(run.images)} images, {freed / 1e9:.1f} GB of cache")
+    freed, left = 0, set()
+    if prune:
+        freed = prune_ids(run.client, cache_ids(run.client) - cache_before)
+        left = cache_ids(run.client) - cache_before
+    print(
+        f"  {run.recipe.name}: removed {len(run.images)} images, {freed / 1e9:.1f} GB of cache"
+        + (f" ({len(left)} new cache records the engine kept)" if left else ""),
+        flush=True,
+    )
     shutil.rmtree(run.root.parent.parent, ignore_errors=True)
 
 
@@ -304,19 +335,25 @@ def bench_project(project: Path, args: argparse.Namespace) -> None:
             continue
         cache_before = cache_ids(docker.from_env())
         work = Path(tempfile.mkdtemp(prefix="bench-builders-"))
+
+        def save() -> None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(report, indent=2) + "\n")
+
         try:
-            run = Run(Recipe(name=name, uv_guide=guide), project, work)
+            recipe = Recipe(name=name, uv_guide=guide)
+            run = Run(recipe, project, work, min_free_gb=args.min_free_gb, save=save)
         except Exception:
             results[name] = {"setup": {"error": traceback.format_exc()[-3000:]}}
             print(f"  {name}: setting up failed\n{traceback.format_exc()[-1500:]}", flush=True)
             continue
+        results[name] = run.figures  # filled in (and saved) scenario by scenario
         try:
-            results[name] = measure(run, states, repeat=args.repeat, cold_prune=args.cold_prune)
+            measure(run, states, repeat=args.repeat, cold_prune=args.cold_prune)
         finally:
             if not args.keep:
                 cleanup(run, cache_before, args.prune_cache)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n")
+            save()
     report["targets"] = verdicts(project.name, results)
     print("\n" + table(project.name, results, args.repeat) + "\n", flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -336,6 +373,12 @@ def main() -> None:
     parser.add_argument("--uv-recipe", type=Path, help="uv's multistage.Dockerfile, as upstream")
     parser.add_argument("--resume", action="store_true", help="keep today's error-free recipes")
     parser.add_argument("--keep", action="store_true", help="keep the images and build cache")
+    parser.add_argument(
+        "--min-free-gb",
+        type=float,
+        default=5.0,
+        help="no build below this much free disk (or 2.5x the image, if more)",
+    )
     parser.add_argument("--results", type=Path, default=REPO / "bench/results", help="JSON folder")
     parser.add_argument(
         "--prune-cache", choices=("auto", "yes", "no"), default="auto",
@@ -346,6 +389,9 @@ def main() -> None:
     unknown = set(args.recipes) - set(RECIPES)
     if unknown:
         parser.error(f"unknown recipes: {', '.join(sorted(unknown))}")
+    # A stop (SIGTERM, or SIGINT where a background shell ignores it) still cleans up: the
+    # recipe's `finally` removes its images, and the build under way is killed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # Compile envforge's bytecode once, as a user's first run would, before any timing.
     subprocess.run([ENVFORGE, "--help"], env=lab_env(), capture_output=True, check=True)
     for project in args.project or [REPO / p for p in DEFAULT_PROJECTS]:
