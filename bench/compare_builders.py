@@ -127,15 +127,26 @@ def cache_ids(client: docker.DockerClient) -> set[str]:
 
 
 def prune_ids(client: docker.DockerClient, ids: set[str]) -> int:
-    """Remove these build-cache records (one id per call: the engine takes one value a filter)."""
-    freed = 0
-    for record in ids:
-        # The SDK's stubs know only `dangling` and `until`; the engine takes `id` too.
-        only: Any = {"id": record}
-        try:
-            freed += int(client.api.prune_builds(filters=only, all=True)["SpaceReclaimed"] or 0)
-        except docker.errors.APIError as exc:
-            print(f"  could not remove build cache {record}: {exc}", flush=True)
+    """Remove these build-cache records, leaves first: the engine keeps a record while another
+    has it as parent (the layers of one image chain up), and takes one id a filter. A record
+    that is the parent of one not in `ids` (another build's) stays."""
+    freed, left = 0, set(ids)
+    while left:
+        records = client.api.df().get("BuildCache") or []
+        left &= {str(r["ID"]) for r in records}
+        leaves = left - {str(r.get("Parent") or "") for r in records}
+        if not leaves:
+            break
+        for record in leaves:
+            # The SDK's stubs know only `dangling` and `until`; the engine takes `id` too.
+            only: Any = {"id": record}
+            try:
+                done = client.api.prune_builds(filters=only, all=True)
+            except docker.errors.APIError as exc:
+                print(f"  could not remove build cache {record}: {exc}", flush=True)
+                continue
+            freed += int(done.get("SpaceReclaimed") or 0)
+        left -= leaves
     return freed
 
 
