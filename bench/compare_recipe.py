@@ -21,49 +21,29 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import docker
-
-REPO = Path(__file__).resolve().parent.parent
-LAB_PYTHON = os.environ.get("ENVFORGE_BASE_IMAGE", "envforge-lab/python:3.11-slim-bookworm")
-LAB_UV = os.environ.get("ENVFORGE_UV_IMAGE", "envforge-lab/uv:0.13.9")
-CA = Path(os.environ.get("ENVFORGE_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
-DOCKER_CLI = shutil.which("docker", path="/usr/bin") or "docker"
-
-# The course recipe, verbatim but for the base image (the lab's stand-in for
-# python:3.11-slim), the CA lines both builds need here, and --no-install-project:
-# as quoted, `uv sync` builds a packaged project before its sources are copied and
-# fails (hatchling: "Readme file does not exist"), so this is the smallest change
-# that builds. `uv run` then installs the project when the container starts. CMD runs
-# the project's own script (the recipe's predict.py stands for it).
-RECIPE = """\
-FROM {base}
-COPY ca.crt /etc/ca.crt
-ENV PIP_CERT=/etc/ca.crt SSL_CERT_FILE=/etc/ca.crt
-WORKDIR /app
-RUN pip install uv
-COPY pyproject.toml uv.lock ./
-RUN uv sync --no-cache --no-install-project
-COPY . .
-CMD ["uv", "run", "{script}"]
-"""
+from _common import (
+    CA,
+    COURSE_RECIPE,
+    DOCKER_CLI,
+    LAB_PYTHON,
+    LAB_UV,
+    REPO,
+    CommandFailed,
+    edit_code,
+    venv_size,
+)
+from _common import timed as _timed
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return elapsed
-
-
-def edit_code(root: Path, module: str, n: int) -> None:
-    path = root / module
-    path.write_text(path.read_text() + f"\n# benchmark edit {n}\n")
+    try:
+        return _timed(cmd, env, cwd)
+    except CommandFailed as exc:
+        sys.exit(str(exc))
 
 
 def change_lock(root: Path) -> None:
@@ -74,11 +54,6 @@ def change_lock(root: Path) -> None:
         text.replace("dependencies = [\n", 'dependencies = [\n    "threadpoolctl>=3",\n', 1)
     )
     subprocess.run(["uv", "lock", "--quiet", "--directory", str(root)], check=True)
-
-
-def venv_size(client: docker.DockerClient, tag: str, path: str) -> int:
-    out = client.containers.run(tag, entrypoint=["du", "-sb", path], remove=True)
-    return int(out.split()[0])
 
 
 SCENARIOS = {
@@ -106,7 +81,7 @@ def measure(project: Path, runs: int, scenario: str) -> dict[str, object]:
             # What `uv run` leaves in every uv project: the recipe has no .dockerignore.
             subprocess.run(["uv", "sync", "--quiet", "--directory", str(dest)], check=True)
     script = project.name  # the examples' console script carries the project's name
-    (theirs / "Dockerfile").write_text(RECIPE.format(base=LAB_PYTHON, script=script))
+    (theirs / "Dockerfile").write_text(COURSE_RECIPE.format(base=LAB_PYTHON, script=script))
     shutil.copy(CA, theirs / "ca.crt")
 
     env = {
