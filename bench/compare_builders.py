@@ -159,7 +159,8 @@ def forget_uv_cache(client: docker.DockerClient, how: str) -> str:
     mounts = {
         str(r["ID"])
         for r in client.api.df().get("BuildCache") or []
-        if r["Type"] == "exec.cachemount" and "/root/.cache/uv" in str(r.get("Description"))
+        if r["Type"] == "exec.cachemount"
+        and any(t in str(r.get("Description")) for t in ("/root/.cache/uv", "/tmp/uv-cache"))
     }
     prune_ids(client, mounts)
     left = mounts & cache_ids(client)
