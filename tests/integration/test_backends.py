@@ -66,7 +66,8 @@ def test_git_is_in_the_builder_only(docker_client, lab: Lab, tmp_path: Path) -> 
     dependency stage up to `uv sync` and check git is there; the final stage installs none."""
     root = tmp_path / "git-source"
     shutil.copytree(FIXTURES / "git-source", root)
-    done = envforge("dockerize", str(root), env=lab.cli_env())
+    # The classic Dockerfile: its deps stage is what the SDK's classic build takes here.
+    done = envforge("dockerize", str(root), "--builder", "classic", env=lab.cli_env())
     assert done.returncode == 0, done.stdout + done.stderr
     text = (root / "Dockerfile").read_text()
     deps, _, final = text.partition("\nRUN uv sync ")

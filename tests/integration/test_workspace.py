@@ -79,7 +79,7 @@ def test_member_on_the_workspace_roots_project_builds_runs_and_verifies(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     try:
         dockerfile = (root / "Dockerfile").read_text()
-        assert "--no-install-project --no-install-package relay\n" in dockerfile
+        assert "--no-install-project --no-install-package relay" in dockerfile
         run = envforge("run", tag, "--no-tty", env=lab.cli_env())
         assert run.returncode == 0, run.stdout + run.stderr
         assert run.stdout.strip() == "{'kind': 'server', 'body': 'echo'}"
