@@ -56,6 +56,19 @@ def plan_json(plan: Plan, freshness: str) -> dict[str, Any]:
         "groups": list(plan.groups),
         "entrypoint": list(plan.entrypoint),
         "tag": plan.default_tag,
+        "builder": plan.builder,
+        "environment_stage": plan.sync_stage,
+        "heavy": [
+            {
+                "name": p.name,
+                "version": p.version,
+                "index": p.index,
+                "size": p.size,
+                "hashes": list(p.hashes),
+                "needed_by_heavy": not p.heavy,
+            }
+            for p in plan.heavy
+        ],  # fmt: skip
         "labels": dict(plan.labels),
         "decisions": [
             {"topic": d.topic, "choice": d.choice, "reason": d.reason} for d in plan.decisions

@@ -105,6 +105,11 @@ def test_plan_text_and_json(cpu: Path) -> None:
     assert data["tag"] == "cpu-sklearn:0.1.0"
     assert data["entrypoint"] == ["cpu-sklearn"]
     assert data["base_image"]["digest"].startswith("sha256:")
+    assert (data["builder"], data["environment_stage"]) == ("buildkit", "runtime")
+    heavy = {p["name"]: p for p in data["heavy"]}
+    assert set(heavy) == {"numpy", "pandas", "scipy", "python-dateutil", "tzdata"}
+    assert heavy["scipy"]["needed_by_heavy"] is False and heavy["tzdata"]["needed_by_heavy"]
+    assert heavy["scipy"]["hashes"][0].startswith("sha256:") and heavy["scipy"]["size"] > 10**7
     assert {d["topic"] for d in data["decisions"]} >= {"python", "base image", "uv", "command"}
 
 
