@@ -29,6 +29,12 @@ from envforge.project.wheeltags import UNKNOWN_GLIBC, wheel_fits
 # layer, which a lock change then re-exported at 530 MB.
 HEAVY_MB = 10
 _HASH = re.compile(r"sha256:[0-9a-f]{64}")
+# Heavy by name when the index records no size (the PyTorch index gives none): the families
+# whose Linux wheels are 100 MB and more.
+_HEAVY_BY_NAME = re.compile(
+    r"torch|triton|jaxlib|jax-cuda\d+-plugin|tensorflow(-cpu|-gpu)?|tf-nightly|xformers"
+    r"|flash-attn|vllm|onnxruntime-gpu|cupy-cuda\w+|nvidia-[a-z0-9-]+"
+)
 _NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # canonical: all that may reach the RUN line
 
 
@@ -38,7 +44,7 @@ class HeavyPin:
     version: str
     index: str  # the registry the lock took it from: uv pip install --index-url
     hashes: tuple[str, ...]  # of the lock's wheels that fit the image
-    size: int  # bytes of the largest of them
+    size: int  # bytes of the largest of them; 0 when the index recorded no size
     # False: under the threshold, but needed by a heavy one (torch's sympy, networkx, jinja2):
     # it changes when they do, and its bytecode is as slow to compile as theirs.
     heavy: bool = True
@@ -87,7 +93,12 @@ def heavy_pins(
     installed = installed_packages(lock, target, extras=selection.extras, groups=selection.groups)
     pins = {name: _pin(pkg, python, UNKNOWN_GLIBC) for name, pkg in installed.items()}
     threshold = heavy_mb * 1_000_000
-    heavy = {name for name, pin in pins.items() if pin is not None and pin.size >= threshold}
+    heavy = {
+        name
+        for name, pin in pins.items()
+        if pin is not None
+        and (pin.size >= threshold or (pin.size == 0 and _HEAVY_BY_NAME.fullmatch(name)))
+    }
     # What the heavy ones need, as far as it is installed here and can be pinned: a lock
     # change that adds a small package then re-syncs only it and the project's own others.
     needed, todo = set(heavy), sorted(heavy)
@@ -118,8 +129,12 @@ def heavy_decision(
         return None
     big = [p for p in pins if p.heavy]
     total = sum(p.size for p in big)
-    biggest = sorted(big, key=lambda p: -p.size)[:3]
-    named = ", ".join(f"{p.name} {p.version} ({_mb(p.size)})" for p in biggest)
+    # Unsized first (torch from the PyTorch index), then the biggest.
+    biggest = sorted(big, key=lambda p: (p.size != 0, -p.size))[:3]
+    named = ", ".join(
+        f"{p.name} {p.version} ({_mb(p.size) if p.size else 'size not recorded'})"
+        for p in biggest
+    )
     more = f" and {len(big) - len(biggest)} more" if len(big) > len(biggest) else ""
     needed = len(pins) - len(big)
     return Decision(
@@ -127,7 +142,8 @@ def heavy_decision(
         f"{len(big)} package{'s' if len(big) != 1 else ''} ({_mb(total)} of wheels)"
         + (f" and the {needed} they need" if needed else ""),
         f"{named}{more}: each wheel for the image is over {heavy_mb} MB "
-        "([tool.envforge] heavy-wheel-mb); they and what they need are installed first, from "
+        "([tool.envforge] heavy-wheel-mb), or of a family that is when its index records no "
+        "size (torch, triton, nvidia-*...); they and what they need are installed first, from "
         "uv.lock's exact versions and hashes, in a layer of their own; a lock change that "
         "leaves them alone re-syncs only the rest on top",
     )

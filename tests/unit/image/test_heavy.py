@@ -177,3 +177,16 @@ def test_the_example_gpu_project_splits_torch_and_cuda_off() -> None:
     classic = plan_for(EXAMPLES / "gpu-torch")
     assert classic.heavy == ()
     assert replace(classic, builder="buildkit").heavy == ()  # chosen by make_plan only
+
+
+def test_an_index_that_records_no_size_makes_torch_heavy_by_name() -> None:
+    """The PyTorch index gives no sizes: uv.lock's torch wheels have a hash and no size."""
+    pytorch = "https://download.pytorch.org/whl/cpu"
+    torch = _package("torch", "2.9.1+cpu", 0, {"source": {"registry": pytorch}})
+    del torch["wheels"][0]["size"]
+    tool = _package("tiny-tool", "1.0", 0)
+    del tool["wheels"][0]["size"]
+    (pin,) = heavy_pins(_lock(torch, tool), TARGET, "3.11", NONE)
+    assert (pin.name, pin.size, pin.index, pin.heavy) == ("torch", 0, pytorch, True)
+    said = heavy_decision((pin,), None)
+    assert said is not None and said.reason.startswith("torch 2.9.1+cpu (size not recorded): ")
