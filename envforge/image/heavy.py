@@ -132,8 +132,7 @@ def heavy_decision(
     # Unsized first (torch from the PyTorch index), then the biggest.
     biggest = sorted(big, key=lambda p: (p.size != 0, -p.size))[:3]
     named = ", ".join(
-        f"{p.name} {p.version} ({_mb(p.size) if p.size else 'size not recorded'})"
-        for p in biggest
+        f"{p.name} {p.version} ({_mb(p.size) if p.size else 'size not recorded'})" for p in biggest
     )
     more = f" and {len(big) - len(biggest)} more" if len(big) > len(biggest) else ""
     needed = len(pins) - len(big)

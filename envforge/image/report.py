@@ -68,7 +68,7 @@ def plan_json(plan: Plan, freshness: str) -> dict[str, Any]:
                 "needed_by_heavy": not p.heavy,
             }
             for p in plan.heavy
-        ],  # fmt: skip
+        ],
         "labels": dict(plan.labels),
         "decisions": [
             {"topic": d.topic, "choice": d.choice, "reason": d.reason} for d in plan.decisions
