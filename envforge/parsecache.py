@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,7 @@ _KEPT = 8  # the newest parses kept of each kind: a project's recent locks, a fe
 
 
 def _folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "envforge" / "parsed"
+    return safeio.cache_dir() / "parsed"
 
 
 def parsed(kind: str, data: bytes, parse: Callable[[bytes], Any]) -> Any:

@@ -169,3 +169,9 @@ def write_text_atomic(
     path: Path, text: str, *, hint: str = "Make the folder writable (and check free space)."
 ) -> None:
     write_bytes_atomic(path, text.encode("utf-8"), hint=hint)
+
+
+def cache_dir() -> Path:
+    """envforge's own cache folder: $XDG_CACHE_HOME/envforge, else ~/.cache/envforge."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "envforge"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,8 +53,9 @@ def checked_attrs(image: Any) -> Mapping[str, Any]:
 
 
 def _probe_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "envforge" / "image-python.json"
+    from envforge import safeio
+
+    return safeio.cache_dir() / "image-python.json"
 
 
 def image_python(client: docker.DockerClient, ref: str) -> str | None:

@@ -139,10 +139,9 @@ class _TemplateCache(jinja2.FileSystemBytecodeCache):
     checksum and its own version. A cache that cannot be read or written is ignored."""
 
     def __init__(self) -> None:
-        import os
+        from envforge import safeio
 
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        super().__init__(os.path.join(base, "envforge", "jinja"))
+        super().__init__(str(safeio.cache_dir() / "jinja"))
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         try:

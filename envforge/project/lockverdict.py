@@ -45,8 +45,7 @@ class _Uncacheable(Exception):
 
 
 def cache_file() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "envforge" / "lock-check.json"
+    return safeio.cache_dir() / "lock-check.json"
 
 
 def verdict_key(uv: str, root: Path, lock: Lock, env: Mapping[str, str]) -> str | None:
