@@ -20,14 +20,10 @@ from envforge.image.decision import Decision
 from envforge.image.selection import Selection
 from envforge.project.installset import Target, installed_packages
 from envforge.project.lockfile import Lock, LockedPackage
+from envforge.project.settings import HEAVY_WHEEL_MB
 from envforge.project.wheeltags import UNKNOWN_GLIBC, wheel_fits
 
-# The default ([tool.envforge] heavy-wheel-mb): a wheel this big (compressed) gets the heavy
-# layer: torch, every nvidia-* library, triton, jaxlib, tensorflow, and numpy, scipy, pandas
-# (each 10-40 MB, 50-150 MB installed); not scikit-learn (9 MB) or the many small ones.
-# Measured on examples/gpu-torch: at 50 MB, nvrtc, nvjitlink and numpy stayed in the sync
-# layer, which a lock change then re-exported at 530 MB.
-HEAVY_MB = 10
+HEAVY_MB = HEAVY_WHEEL_MB  # [tool.envforge] heavy-wheel-mb's default: see its reasons there
 _HASH = re.compile(r"sha256:[0-9a-f]{64}")
 # Heavy by name when the index records no size (the PyTorch index gives none): the families
 # whose Linux wheels are 100 MB and more.

@@ -118,7 +118,6 @@ class Plan:
     sync_stage: SyncStage = "deps"
     # Installed before the sync, in a layer of their own (runtime sync only): heavy.py.
     heavy: tuple[HeavyPin, ...] = ()
-    heavy_mb: int = 10  # the threshold they were chosen by ([tool.envforge] heavy-wheel-mb)
 
     @property
     def revision_arg(self) -> str:
@@ -228,7 +227,6 @@ def make_plan(
         builder=options.builder,
         sync_stage=sync_stage,
         heavy=pins if sync_stage == "runtime" else (),
-        heavy_mb=heavy_mb,
     )
 
 

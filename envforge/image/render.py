@@ -227,10 +227,9 @@ def _hook_run(where: str, plan: Plan, mounts: str = "") -> Quoted:
     )
 
 
-def _uv_args(plan: Plan) -> Quoted:
-    """The settings of the uv that runs in the runtime stage, as build arguments: its RUNs
-    see them, and no container of the image does (an ENV there would stay in the image)."""
-    env = [
+def _uv_settings(plan: Plan) -> list[str]:
+    """How BuildKit's uv runs, wherever it runs: the deps stage's ENV, the runtime's ARGs."""
+    return [
         f"UV_COMPILE_BYTECODE={1 if plan.compile_bytecode else 0}",
         "UV_LINK_MODE=copy",
         f"UV_CACHE_DIR={_UV_CACHE}",
@@ -238,6 +237,12 @@ def _uv_args(plan: Plan) -> Quoted:
         f"UV_PYTHON={_word(plan.python)}",
         f"UV_PROJECT_ENVIRONMENT={VENV}",
     ]
+
+
+def _uv_args(plan: Plan) -> Quoted:
+    """The settings of the uv that runs in the runtime stage, as build arguments: its RUNs
+    see them, and no container of the image does (an ENV there would stay in the image)."""
+    env = _uv_settings(plan)
     if plan.python_source == "uv":
         env += [f"UV_PYTHON_INSTALL_DIR={MANAGED_PYTHON}", "UV_PYTHON_PREFERENCE=only-managed"]
     if plan.ca_bundle:
@@ -255,7 +260,7 @@ def _heavy_groups(plan: Plan) -> list[dict[str, object]]:
 
 def _context(plan: Plan) -> dict[str, object]:
     src_dir = f"/src/{plan.member_dir}" if plan.member_dir else "/src"
-    runtime = plan.builder == "buildkit" and plan.sync_stage == "runtime"
+    runtime = plan.sync_stage == "runtime"  # BuildKit's only
     deps_stage = not runtime or plan.install_project or plan.python_source == "uv"
     app_dir = _LOCK_DIR if runtime else APP_DIR
     return {
@@ -263,8 +268,9 @@ def _context(plan: Plan) -> dict[str, object]:
         "deps_stage": deps_stage,
         "final_number": 1 + deps_stage + plan.install_project,
         "uv_args": _uv_args(plan),
+        "uv_env": Quoted(" \\\n    ".join(_uv_settings(plan))),
         "heavy_groups": _heavy_groups(plan),
-        "heavy_mb": plan.heavy_mb,
+        "heavy_mb": plan.project.envforge.heavy_wheel_mb,
         "runtime_sync_mounts": _mounts(plan, lock_stage=True),
         "lock_dir": _LOCK_DIR,
         "plan": plan,
@@ -290,7 +296,6 @@ def _context(plan: Plan) -> dict[str, object]:
         "sync_mounts": _mounts(plan, project_files=True),
         "ca_mount": _mounts(plan, uv=False),
         "ca_target": _CA_TARGET,
-        "uv_cache": _UV_CACHE,
         "src_dir": src_dir,
         # The two labels the Dockerfile writes itself (from build arguments): envforge.labels'
         # keys, like every other label's.

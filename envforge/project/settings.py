@@ -18,7 +18,13 @@ UV_SOURCES: tuple[UvSource, ...] = get_args(UvSource)
 # Where the image's Python comes from: the base image's own, or uv's managed Python.
 PythonSource = Literal["base", "uv"]
 PYTHON_SOURCES: tuple[PythonSource, ...] = get_args(PythonSource)
-COMMAND_MAX = 16384  # the ENTRYPOINT line: Docker refuses a line over 64 KB
+COMMAND_MAX = 16384
+# heavy-wheel-mb's default: a wheel this big (compressed) gets BuildKit's heavy layer: torch,
+# every nvidia-* library, triton, jaxlib, tensorflow, and numpy, scipy, pandas (each 10-40 MB,
+# 50-150 MB installed); not scikit-learn (9 MB) or the many small ones. Measured on
+# examples/gpu-torch: at 50 MB, nvrtc, nvjitlink and numpy stayed in the sync layer, which a
+# lock change then re-exported at 530 MB.
+HEAVY_WHEEL_MB = 10  # the ENTRYPOINT line: Docker refuses a line over 64 KB
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,7 +47,7 @@ class EnvforgeSettings:
     cuda_devel: bool = False
     python_source: PythonSource | None = None
     # The wheel size (MB) from which a package gets the heavy layer (BuildKit); 0: no split.
-    heavy_wheel_mb: int = 10
+    heavy_wheel_mb: int = HEAVY_WHEEL_MB
 
     @classmethod
     def from_dict(cls, table: Any) -> EnvforgeSettings:
@@ -70,7 +76,7 @@ class EnvforgeSettings:
         for key, value in env.items():
             validate.env_key(key, f"'{_TABLE}.env'")
             validate.env_value(value, f"'{_TABLE}.env.{key}'")
-        heavy = t.get("heavy-wheel-mb", int, 10)
+        heavy = t.get("heavy-wheel-mb", int, HEAVY_WHEEL_MB)
         if heavy < 0:
             raise t.fail("heavy-wheel-mb", "a size in MB (0: no heavy layer)", heavy)
         cuda = _opt_str(t, "cuda")
