@@ -123,6 +123,11 @@ def build_image(
         context.close()
     if image_id is None:
         raise BuildError(progress.step, "the engine reported no image", list(progress.tail))
+    return built_image(client, image_id, tag)
+
+
+def built_image(client: docker.DockerClient, image_id: str, tag: str) -> BuiltImage:
+    """What either builder made, as the engine describes it."""
     attrs = checked_attrs(get_image(client, image_id))
     size = attrs.get("Size", 0)
     return BuiltImage(id=image_id, tag=tag, size=size if isinstance(size, int) else 0)

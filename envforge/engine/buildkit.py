@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from envforge.engine.build import TAIL_LINES, BuiltImage, context_files
-from envforge.engine.images import checked_attrs, get_image
+from envforge.engine.build import TAIL_LINES, BuiltImage, built_image, context_files
 from envforge.engine.reasons import DROPPED, api_message, short
 from envforge.engine.trace import Status, Vertex, decode_aux
 from envforge.errors import BuildError
@@ -297,9 +296,7 @@ def build_with_buildkit(
     if image_id is None:
         failed = _failed_vertex(progress)
         raise BuildError(progress.step(failed), "the engine reported no image", [])
-    attrs = checked_attrs(get_image(client, image_id))
-    size = attrs.get("Size", 0)
-    return BuiltImage(id=image_id, tag=tag, size=size if isinstance(size, int) else 0)
+    return built_image(client, image_id, tag)
 
 
 def _chunks(api: Any, response: Any) -> Iterable[object]:
