@@ -164,6 +164,17 @@ class ImageNotFoundError(InputError):
         )
 
 
+class PushError(EnvforgeError):
+    """The registry, or the engine on its way there, refused a push. docker-py raises on
+    none of these: they come inside the push's stream."""
+
+    def __init__(self, registry: str, ref: str, reason: str, *, hint: str) -> None:
+        self.registry = registry
+        self.ref = ref
+        self.reason = reason
+        super().__init__(f"Cannot push '{ref}' to {registry}: {reason}", hint=hint)
+
+
 class RunError(EnvforgeError):
     """The engine refused to create or start a container (a bad volume, a port in use...)."""
 

@@ -122,6 +122,51 @@ def image_ref(value: object, where: str, file: str | None = None) -> str:
     return text
 
 
+def push_ref(value: object, where: str) -> str:
+    """Where `envforge push` sends an image: registry[:port]/path[:tag], the registry named
+    (never Docker Hub by default: docker.io/USER/NAME says it), no digest (the registry
+    gives that)."""
+    text = image_ref(value, where)
+    domain = _domain(text)
+    if "@" in text or domain is None:
+        fail(
+            "registry reference",
+            text,
+            where,
+            "Name the registry and the repository, with an optional tag and no digest: "
+            "registry.example:5000/team/name:1.0 (docker.io/USER/NAME:TAG for Docker Hub).",
+        )
+    return text
+
+
+def digest_ref(value: object, where: str) -> str:
+    """An image pinned by its registry digest: [registry[:port]/]path[:tag]@sha256:<64 hex>."""
+    text = image_ref(value, where)
+    if "@" not in text:
+        fail(
+            "digest reference",
+            text,
+            where,
+            "Give the reference `envforge push` prints: registry.example:5000/team/name@sha256:....",
+        )
+    return text
+
+
+def _domain(ref: str) -> str | None:
+    """The registry host of a valid image reference, as docker reads it: a first component
+    with a '.' or ':', or localhost; None when there is none (Docker Hub)."""
+    first, slash, _ = ref.partition("/")
+    if not slash:
+        return None
+    return first if ("." in first or ":" in first or first == "localhost") else None
+
+
+def registry_host(ref: str) -> str:
+    """The registry of a reference that push_ref or digest_ref accepted ("docker.io" when
+    it names none)."""
+    return _domain(ref) or "docker.io"
+
+
 def registry_mirror(value: object, where: str, file: str | None = None) -> str:
     """host[:port][/prefix]: where catalog images are pulled from instead."""
     text = _string(value, "registry mirror", where, file).rstrip("/")

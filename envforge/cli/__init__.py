@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from envforge.cli import build, dockerize, doctor, plan, readme, run, runs, verify
+from envforge.cli import build, dockerize, doctor, plan, push, readme, run, runs, verify
 from envforge.cli.handler import handled
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options"
     handled(run.run)
 )
 app.command()(handled(runs.runs))
+app.command()(handled(push.push))
 app.command()(handled(readme.readme))
 app.command()(handled(verify.verify))
 app.command()(handled(doctor.doctor))

@@ -12,7 +12,9 @@
 # validates and runs the compose.yaml that `envforge dockerize --compose`
 # writes, GPU reservation included), and podman with netavark (Debian 12's 4.3,
 # whose Docker-compatible socket tests/integration/test_podman.py builds through;
-# named, since recommends are not installed and the CNI plugins would be taken).
+# named, since recommends are not installed and the CNI plugins would be taken),
+# docker-registry (Debian's distribution 2.8, the registry that
+# tests/integration/test_push.py pushes to) and apache2-utils (its htpasswd).
 #
 # Idempotent: images already present are reused; the finished root file
 # systems and uv binaries are cached under $LAB_CACHE so that a run after the
@@ -116,6 +118,8 @@ command -v debootstrap >/dev/null 2>&1 || [[ -x /usr/sbin/debootstrap ]] || miss
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v podman >/dev/null 2>&1 || missing+=(podman netavark aardvark-dns)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 if ((${#missing[@]})); then
     # A background "apt-get install docker.io" may hold the dpkg lock:
     # DPkg::Lock::Timeout waits for it.
