@@ -75,8 +75,16 @@ def _show(event: LayerEvent) -> None:
     if event.detail:
         extra = f" from {event.detail}"
     elif event.size is not None:
-        extra = f" {event.size / 1e6:.1f} MB"
+        extra = f" {_size(event.size)}"
     err(f"layer     {event.layer} {event.state}{extra}")
+
+
+def _size(size: int) -> str:
+    """Bytes as the engine's progress shows them: 512 B, 2.0 kB, 161.4 MB, 1.2 GB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
 
 
 def _username(value: str) -> str:

@@ -211,3 +211,42 @@ def test_one_of_gives_back_the_choice_and_names_the_others() -> None:
         validate.one_of("wheel", ("image", "pip"), "uv source", "--uv-source")
     assert caught.value.message == "Invalid uv source 'wheel' in --uv-source"
     assert caught.value.hint == "Use one of: image, pip."
+
+
+@pytest.mark.parametrize(
+    ("ref", "host"),
+    [
+        ("registry.example:5000/team/app:1.0", "registry.example:5000"),
+        ("127.0.0.1:5000/app", "127.0.0.1:5000"),
+        ("localhost/app:x", "localhost"),
+        ("docker.io/me/app:1", "docker.io"),
+        ("[::1]:5000/app:1", "[::1]:5000"),
+    ],
+)
+def test_push_references_name_their_registry(ref: str, host: str) -> None:
+    assert validate.push_ref(ref, "the REF argument") == ref
+    assert validate.registry_host(ref) == host
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "app:1",  # no registry: Docker Hub only when docker.io says so
+        "team/app:1",
+        "h.example/app@sha256:" + "a" * 64,  # the registry gives the digest
+        "h.example/App:1",
+        "h.example/app:1; rm -rf /",
+        "",
+    ],
+)
+def test_push_references_refused(ref: str) -> None:
+    with pytest.raises(InputError, match=r"Invalid (registry|image) reference"):
+        validate.push_ref(ref, "the REF argument")
+
+
+def test_digest_references() -> None:
+    pinned = "h.example:5000/team/app@sha256:" + "a" * 64
+    assert validate.digest_ref(pinned, "--image") == pinned
+    with pytest.raises(InputError) as caught:
+        validate.digest_ref("h.example/app:1", "--image")
+    assert caught.value.message == "Invalid digest reference 'h.example/app:1' in --image"
