@@ -160,7 +160,10 @@ class ImageNotFoundError(InputError):
         self.ref = ref
         super().__init__(
             f"No image '{ref}' in the Docker engine",
-            hint="Build it first with 'envforge build', or name an existing image.",
+            # A digest reference names a pushed image: envforge never pulls, docker does.
+            hint=f"Pull it first: docker pull {ref}"
+            if "@sha256:" in ref
+            else "Build it first with 'envforge build', or name an existing image.",
         )
 
 

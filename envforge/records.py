@@ -15,8 +15,9 @@ Schema 1 (keys are only added within a schema version; every key below is always
     schema        1
     envforge      the envforge version that wrote the record
     image         ref (as run: the project's tag or the IMAGE given), id ("sha256:..."),
-                  digest (the first of the image's RepoDigests, "name@sha256:...", or null
-                  for an image that was never pushed or pulled)
+                  digest ("name@sha256:...": the ref itself when it is a digest reference,
+                  as `envforge push` prints; else the image's RepoDigests entry of the
+                  ref's repository, or its first; null for an image never pushed or pulled)
     lock_hash     the image's dev.envforge.lock-hash label (the hash of uv.lock), or null
     project       name and version, from the image's org.opencontainers.image.title and
                   .version labels (each null when absent)
@@ -151,7 +152,7 @@ def build_record(
         "image": {
             "ref": image_ref,
             "id": image_attrs.get("Id"),
-            "digest": digests[0] if digests else None,
+            "digest": digest_reference(image_ref, digests),
         },
         "lock_hash": labels.lock_hash or None,
         "project": {
@@ -167,6 +168,27 @@ def build_record(
         "exit_code": exit_code,
         "error": error,
     }
+
+
+def digest_reference(ref: str, repo_digests: object) -> str | None:
+    """The reference that pins what ran: the ref given when it is one (`envforge run
+    host/name@sha256:...`), else the image's RepoDigests entry of ref's repository, else its
+    first one; None for an image never pushed or pulled."""
+    if "@sha256:" in ref:
+        return _untagged(ref)
+    digests = (
+        [d for d in repo_digests if isinstance(d, str)] if isinstance(repo_digests, list) else []
+    )
+    name = ref.rsplit(":", 1)[0] if ":" in ref.rsplit("/", 1)[-1] else ref
+    same = [d for d in digests if d.split("@", 1)[0] == name]
+    return (same or digests or [None])[0]
+
+
+def _untagged(ref: str) -> str:
+    """host/name:tag@sha256:... -> host/name@sha256:... (the form RepoDigests holds)."""
+    name, _, digest = ref.partition("@")
+    path, slash, last = name.rpartition("/")
+    return f"{path}{slash}{last.split(':', 1)[0]}@{digest}"
 
 
 def _labels(image_attrs: Mapping[str, Any]) -> ImageLabels:

@@ -31,6 +31,14 @@ def readme(
     create: Annotated[
         bool, typer.Option("--create", help="Create README.md when it is missing.")
     ] = False,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="The published image, by digest (what `envforge push` printed): "
+            "the section says to docker pull it.",
+        ),
+    ] = None,
     *,
     python: PythonOpt = None,
     base_image: BaseOpt = None,
@@ -46,6 +54,9 @@ def readme(
     from envforge.image.readme import readme_change
     from envforge.image.readme_file import write_readme
     from envforge.pipeline import plan_project
+    from envforge.validate import digest_ref
+
+    pinned = digest_ref(image, "--image") if image is not None else None
 
     # The section must not depend on the machine that writes it: no host probe.
     options = build_options(
@@ -55,7 +66,7 @@ def readme(
     # A stale lock is refused, as by every command that reads it: a README must not
     # publish what the lock no longer gives.
     loaded, the_plan = plan_project(path, options)
-    change = readme_change(loaded, the_plan, create=create)
+    change = readme_change(loaded, the_plan, create=create, pinned=pinned)
     if check:
         if not change.stale:
             typer.echo(f"up to date {change.path}")

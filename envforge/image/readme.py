@@ -46,8 +46,10 @@ TOOLKIT_URL = (
 # --- the section ----------------------------------------------------------------------
 
 
-def render_section(plan: Plan, catalog: CudaCatalog) -> str:
-    """The section, markers included, ending with a newline. Pure and deterministic."""
+def render_section(plan: Plan, catalog: CudaCatalog, *, pinned: str | None = None) -> str:
+    """The section, markers included, ending with a newline. Pure and deterministic.
+    pinned: the image as published, by digest (what `envforge push` printed, checked by
+    validate.digest_ref), to pull and run instead of building."""
     gpu = plan.gpu
     member = _member_flag(plan)
     lines = [START, NOTE, "## Requirements", ""]
@@ -81,12 +83,32 @@ def render_section(plan: Plan, catalog: CudaCatalog) -> str:
         f"envforge build .{flags}",
         f"envforge run .{member}{gpus}",
         "```",
+        *_published(pinned, gpus),
         *_without_envforge(plan, tag, flags, gpus),
     ]
     if plan.entrypoint == FALLBACK_COMMAND:
         lines += _fallback_lines(tag, f"{member}{gpus}", gpus, installed=plan.install_project)
     lines.append(END)
     return "\n".join(lines) + "\n"
+
+
+def _published(pinned: str | None, gpus: str) -> list[str]:
+    """Pull and run the pushed image by its digest: the bytes that were checked, whatever
+    the tag points at later."""
+    if pinned is None:
+        return []
+    ref = shlex.quote(pinned)  # a digest reference holds no shell or markdown character
+    return [
+        "",
+        "### Run the published image",
+        "",
+        f"The image is published as `{pinned}`, pinned by its digest:",
+        "",
+        "```sh",
+        f"docker pull {ref}",
+        f"docker run --rm{gpus} {ref}",
+        "```",
+    ]
 
 
 def _without_envforge(plan: Plan, tag: str, flags: str, gpus: str) -> list[str]:
@@ -372,9 +394,11 @@ def _title(plan: Plan) -> str:
     return title + f"\n{markdown_text(summary(project.description)[0])}\n"
 
 
-def readme_change(loaded: LoadedProject, plan: Plan, *, create: bool) -> ReadmeChange:
-    """README.md's requirements section, updated for plan; a missing README.md is an input
-    error unless create."""
+def readme_change(
+    loaded: LoadedProject, plan: Plan, *, create: bool, pinned: str | None = None
+) -> ReadmeChange:
+    """README.md's requirements section, updated for plan (and the published image, pinned
+    by digest); a missing README.md is an input error unless create."""
     from envforge.cuda.catalog import load_cuda_catalog
 
     path = loaded.root / README
@@ -386,8 +410,9 @@ def readme_change(loaded: LoadedProject, plan: Plan, *, create: bool) -> ReadmeC
             hint="Create one with the requirements section: "
             f"envforge readme {loaded.root}{member} --create",
         )
-    section = render_section(plan, load_cuda_catalog())
+    section = render_section(plan, load_cuda_catalog(), pinned=pinned)
     new = update_readme(current if current is not None else _title(plan), section, name=str(path))
+    image = f" --image {shlex.quote(pinned)}" if pinned else ""
     return ReadmeChange(
-        path=path, current=current, new=new, again=f"envforge readme {loaded.root}{member}"
+        path=path, current=current, new=new, again=f"envforge readme {loaded.root}{member}{image}"
     )

@@ -68,3 +68,13 @@ def test_docker_unavailable_names_where_it_looked() -> None:
         "Cannot reach the Docker engine at unix:///var/run/docker.sock: connection refused"
     )
     assert error.hint is not None and "DOCKER_HOST" in error.hint
+
+
+def test_an_image_missing_by_digest_is_pulled_not_built() -> None:
+    from envforge.errors import ImageNotFoundError
+
+    pinned = "h.example:5000/app@sha256:" + "ab" * 32
+    assert ImageNotFoundError(pinned).hint == f"Pull it first: docker pull {pinned}"
+    assert ImageNotFoundError("app:1").hint == (
+        "Build it first with 'envforge build', or name an existing image."
+    )

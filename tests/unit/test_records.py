@@ -511,3 +511,25 @@ def test_run_record_and_runs_through_the_cli(
     assert table.stdout.splitlines()[0].split() == [
         "STARTED", "EXIT", "DURATION", "IMAGE", "COMMIT", "GPU",
     ]  # fmt: skip
+
+
+PUSHED = "sha256:" + "12" * 32
+MIRRORED = "mirror.example/gpu-torch@sha256:" + "34" * 32
+
+
+@pytest.mark.parametrize(
+    ("ref", "digests", "expected"),
+    [
+        # The digest reference run (what `envforge push` printed) is what the record keeps.
+        (f"127.0.0.1:5000/team/app@{PUSHED}", [MIRRORED], f"127.0.0.1:5000/team/app@{PUSHED}"),
+        (f"127.0.0.1:5000/team/app:1@{PUSHED}", [], f"127.0.0.1:5000/team/app@{PUSHED}"),
+        # A tag run: the RepoDigests entry of its repository, else the first.
+        ("127.0.0.1:5000/team/app:1", [MIRRORED, f"127.0.0.1:5000/team/app@{PUSHED}"],
+         f"127.0.0.1:5000/team/app@{PUSHED}"),
+        ("gpu-torch:0.1.0", [MIRRORED], MIRRORED),
+        ("gpu-torch:0.1.0", [], None),
+        ("gpu-torch:0.1.0", "not a list", None),
+    ],
+)  # fmt: skip
+def test_the_digest_reference_of_what_ran(ref: str, digests: object, expected: str | None) -> None:
+    assert records.digest_reference(ref, digests) == expected

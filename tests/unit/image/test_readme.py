@@ -473,3 +473,57 @@ def test_a_git_versioned_wheel_names_its_version_argument() -> None:
     text = render_section(plan, load_cuda_catalog())
     assert "`--build-arg ENVFORGE_VERSION=VERSION`" in text
     assert "the Dockerfile's default is 0.0.0)." in text
+
+
+# --- the published image (--image REF@sha256:..., what `envforge push` printed) -------------
+
+PINNED = "registry.example:5000/team/cpu-sklearn@sha256:" + "ab" * 32
+
+
+def test_a_published_image_is_pulled_by_its_digest() -> None:
+    plain = section_for(EXAMPLES / "cpu-sklearn")
+    plan = plan_for(EXAMPLES / "cpu-sklearn", NO_HOST)
+    text = render_section(plan, load_cuda_catalog(), pinned=PINNED)
+    block = (
+        "\n### Run the published image\n\n"
+        f"The image is published as `{PINNED}`, pinned by its digest:\n\n"
+        f"```sh\ndocker pull {PINNED}\ndocker run --rm {PINNED}\n```\n"
+    )
+    assert block in text
+    assert text.replace(block, "", 1) == plain  # nothing else changes
+    gpu = render_section(
+        plan_for(EXAMPLES / "gpu-torch", NO_HOST), load_cuda_catalog(), pinned=PINNED
+    )
+    assert f"docker run --rm --gpus all {PINNED}\n" in gpu
+
+
+def test_readme_image_writes_the_pull_and_check_names_it(cpu: Path) -> None:
+    readme = cpu / "README.md"
+    result = invoke(str(cpu), "--image", PINNED)
+    assert result.exit_code == 0, result.output
+    assert f"docker pull {PINNED}\n" in readme.read_text()
+    assert invoke(str(cpu), "--image", PINNED, "--check").exit_code == 0
+    stale = invoke(str(cpu), "--check")  # without --image, the section says no pull
+    assert stale.exit_code == 1
+    assert stale.stderr == (f"stale     {readme}: run `envforge readme {cpu}` to update it\n")
+    other = "registry.example:5000/team/cpu-sklearn@sha256:" + "cd" * 32
+    again = invoke(str(cpu), "--image", other, "--check")
+    assert again.stderr == (
+        f"stale     {readme}: run `envforge readme {cpu} --image {other}` to update it\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "registry.example/team/app:1",  # a tag moves: only a digest pins
+        "registry.example/team/app@sha256:" + "ab" * 32 + "`; rm -rf /`",
+        "x\n```\nrm -rf /",
+    ],
+)
+def test_readme_image_must_be_a_digest_reference(cpu: Path, image: str) -> None:
+    before = (cpu / "README.md").read_bytes()
+    result = invoke(str(cpu), "--image", image)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: Invalid ")
+    assert (cpu / "README.md").read_bytes() == before
