@@ -181,7 +181,8 @@ def digest_reference(ref: str, repo_digests: object) -> str | None:
     )
     name = ref.rsplit(":", 1)[0] if ":" in ref.rsplit("/", 1)[-1] else ref
     same = [d for d in digests if d.split("@", 1)[0] == name]
-    return (same or digests or [None])[0]
+    found = same or digests
+    return found[0] if found else None
 
 
 def _untagged(ref: str) -> str:
