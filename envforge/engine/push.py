@@ -69,7 +69,9 @@ class Pushed:
         is the engine's RepoDigests entry, so run records compare equal to it; a tag beside
         the digest is ignored by docker and refused by containers/image (skopeo, Podman,
         Apptainer: "Docker references with both a tag and digest are currently not
-        supported"). Pyxis writes the registry with a '#': `host#name@sha256:...`."""
+        supported"), and enroot 3.x (Pyxis) does not parse it either. Pyxis spells the
+        registry with a '#' (`--container-image=host#name@sha256:...`, digest references
+        parsed by recent enroot; older ones took only name[:tag]): the same parts."""
         return f"{repository(self.ref)}@{self.digest}"
 
 
