@@ -153,6 +153,19 @@ class PushStream:
 def push_error(ref: str, reason: str, *, with_credentials: bool) -> PushError:
     """The failure of a push, with the hint its reason calls for."""
     host = registry_host(ref)
+    hint = known_hint(ref, reason, with_credentials=with_credentials)
+    return PushError(
+        host,
+        ref,
+        reason[:300],
+        hint=hint or f"Check the reference and the registry at {host}, then retry.",
+    )
+
+
+def known_hint(ref: str, reason: str, *, with_credentials: bool) -> str | None:
+    """The hint for a usual cause of a failed push (credentials, a registry down or on
+    plain HTTP, no such image), or None."""
+    host = registry_host(ref)
     low = reason.lower()
     if any(needle in low for needle in _AUTH):
         hint = (
@@ -172,8 +185,8 @@ def push_error(ref: str, reason: str, *, with_credentials: bool) -> PushError:
     elif "does not exist locally" in low or "no such image" in low:
         hint = "Build the image first (`envforge build`), or name a local image."
     else:
-        hint = f"Check the reference and the registry at {host}, then retry."
-    return PushError(host, ref, reason[:300], hint=hint)
+        return None
+    return hint
 
 
 def push_image(
@@ -210,8 +223,11 @@ def push_image(
             change = stream.feed(event)
             if change is not None:
                 on_event(change)
-    except docker.errors.APIError as exc:
-        raise push_error(ref, api_message(exc), with_credentials=auth is not None) from None
+    except docker.errors.APIError as exc:  # the engine refused the request itself (a 500)
+        reason = api_message(exc)
+        if known_hint(ref, reason, with_credentials=auth is not None) is None:
+            raise EngineError(f"to push '{ref}'", reason) from None
+        raise push_error(ref, reason, with_credentials=auth is not None) from None
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise EngineError(f"to push '{ref}'", short(exc)) from None
     except urllib3.exceptions.HTTPError:

@@ -787,6 +787,50 @@ BUILD_STREAMS: dict[str, list[Route]] = {
 }
 
 
+_PUSH_TO = "127.0.0.1:5999/team/hostile:1"
+_PUSH_DIGEST = "sha256:" + "cd" * 32
+_TAGGED = [
+    on("GET", _IMAGE_JSON, json_reply(GOOD_IMAGE)),
+    on("POST", r"/images/.+/tag", (201, "text/plain", "")),
+]
+_PUSH = r"/images/.+/push"
+
+# `envforge push`'s stream as a broken engine sends it: (routes, the exit codes allowed).
+PUSH_STREAMS: dict[str, tuple[list[Route], frozenset[int]]] = {
+    "tag-500": ([on("GET", _IMAGE_JSON, json_reply(GOOD_IMAGE)),
+                 on("POST", r"/images/.+/tag", _ERROR_500)], frozenset({1})),
+    "push-500": ([*_TAGGED, on("POST", _PUSH, _ERROR_500)], frozenset({1})),
+    "push-not-json": (
+        [*_TAGGED, on("POST", _PUSH, _stream('{"status": "Preparing", "id": "a"}\n', "garbage{{\n"))],
+        frozenset({1}),
+    ),
+    "push-array-line": ([*_TAGGED, on("POST", _PUSH, _stream("[1, 2, 3]\n"))], frozenset({1})),
+    "push-string-line": ([*_TAGGED, on("POST", _PUSH, _stream('"just a string"\n'))], frozenset({1})),
+    "push-error-detail-str": (
+        [*_TAGGED, on("POST", _PUSH, _stream('{"error": "boom", "errorDetail": "not a table"}\n'))],
+        frozenset({1}),
+    ),
+    "push-no-digest": (
+        [*_TAGGED, on("POST", _PUSH, _stream('{"status": "Pushed", "id": "abc"}\n'))],
+        frozenset({1}),
+    ),
+    "push-aux-digest-int": (
+        [*_TAGGED, on("POST", _PUSH, _stream('{"aux": {"Digest": 5, "Size": "x"}}\n'))],
+        frozenset({1}),
+    ),
+    "push-ends-mid-line": ([*_TAGGED, on("POST", _PUSH, _stream('{"status": "Pu'))], frozenset({1})),
+    "push-binary": ([*_TAGGED, on("POST", _PUSH, _stream("\x00\xff\xfe\x1b[2J\n"))], frozenset({1})),
+    "push-odd-but-complete": (
+        [*_TAGGED, on("POST", _PUSH, _stream(
+            '{"status": "Pushing", "id": 5, "progressDetail": "x"}\n',
+            '{"status": "Pushing", "id": "a\\u001b[2J", "progressDetail": {"total": "big"}}\n',
+            f'{{"status": "1: digest: {_PUSH_DIGEST} size: 9"}}\n',
+        ))],
+        frozenset({0}),
+    ),
+}  # fmt: skip
+
+
 def engine_cases() -> Iterator[Case]:
     commands: dict[str, Callable[[Workspace], list[str]]] = {
         "build": lambda ws: ["build", str(ws.project), "--cpu"],
@@ -822,6 +866,19 @@ def engine_cases() -> Iterator[Case]:
             return ["build", str(ws.project), "--cpu"]
 
         yield Case(f"engine-{behaviour}-build", prepare_build, frozenset({1}))
+    for behaviour, (routes, exits) in PUSH_STREAMS.items():
+
+        def prepare_push(ws: Workspace, routes: list[Route] = routes) -> list[str]:
+            _engine(ws, routes)
+            return ["push", IMAGE, _PUSH_TO]
+
+        yield Case(f"engine-{behaviour}-push", prepare_push, exits)
+
+    def prepare_push_hang(ws: Workspace) -> list[str]:
+        _engine(ws, [], hang=True)
+        return ["push", IMAGE, _PUSH_TO]
+
+    yield Case("engine-never-answers-push", prepare_push_hang, frozenset({1}), max_s=10.0)
     for command, argv in commands.items():
 
         def prepare_hang(ws: Workspace, argv: Callable[[Workspace], list[str]] = argv) -> list[str]:

@@ -265,3 +265,32 @@ def test_push_image_failure_restores_the_timeout() -> None:
     with pytest.raises(PushError):
         push_image(client, "app:1", "h.example/x:1", auth=None, on_event=lambda e: None)  # type: ignore[arg-type]
     assert client.api.timeout == 60.0
+
+
+def test_an_engine_that_refuses_the_push_request_is_an_engine_error() -> None:
+    import docker.errors
+
+    class Refusing(FakeClient):
+        def __init__(self, message: str) -> None:
+            super().__init__([])
+
+            def push(repo: str, **kwargs: Any) -> Any:
+                raise docker.errors.APIError("500 Server Error", explanation=message)
+
+            self.api.push = push  # type: ignore[method-assign]
+
+    with pytest.raises(EngineError) as caught:
+        push_image(Refusing("engine exploded"), "app:1", "h.example/x:1", auth=None, on_event=print)  # type: ignore[arg-type]
+    assert (
+        caught.value.message == "The Docker engine failed to push 'h.example/x:1': engine exploded"
+    )
+    # A reason envforge knows (an older engine's answer) keeps its hint.
+    with pytest.raises(PushError) as refused:
+        push_image(
+            Refusing("unauthorized: authentication required"),
+            "app:1",
+            "h.example/x:1",
+            auth=None,
+            on_event=print,
+        )  # type: ignore[arg-type]
+    assert (refused.value.hint or "").startswith("Log in first (`docker login h.example`)")
