@@ -211,3 +211,86 @@ def test_one_of_gives_back_the_choice_and_names_the_others() -> None:
         validate.one_of("wheel", ("image", "pip"), "uv source", "--uv-source")
     assert caught.value.message == "Invalid uv source 'wheel' in --uv-source"
     assert caught.value.hint == "Use one of: image, pip."
+
+
+# ---------------------------------------------------------------- cluster jobs
+
+GOOD_JOB_VALUES = [
+    (validate.job_name, "gpu-torch"),
+    (validate.job_name, "a" * 63),
+    (validate.namespace, "ml-jobs"),
+    (validate.slurm_time, "90"),
+    (validate.slurm_time, "90:30"),
+    (validate.slurm_time, "02:00:00"),
+    (validate.slurm_time, "1-12"),
+    (validate.slurm_time, "1-12:00:00"),
+    (validate.slurm_time, "UNLIMITED"),
+    (validate.slurm_partition, "gpu"),
+    (validate.slurm_partition, "gpu,debug.a_b-c"),
+    (validate.memory_size, "64G"),
+    (validate.memory_size, "4096"),
+    (validate.job_path, "/scratch/me/gpu torch.sif"),
+    (validate.job_path, "./-odd.sif"),
+    (validate.job_argument, "--seed=$(not a command)"),
+    (validate.job_argument, ""),
+]
+BAD_JOB_VALUES = [
+    (validate.job_name, "Gpu-Torch"),
+    (validate.job_name, "a" * 64),
+    (validate.job_name, "-a"),
+    (validate.job_name, "a_b"),
+    (validate.job_name, "a\n#SBATCH --uid=0"),
+    (validate.namespace, "ml.jobs"),
+    (validate.slurm_time, "2h"),
+    (validate.slurm_time, "02:00:00\n#SBATCH --uid=0"),
+    (validate.slurm_time, "1-"),
+    (validate.slurm_partition, "gpu debug"),
+    (validate.slurm_partition, "gpu;id"),
+    (validate.slurm_partition, ""),
+    (validate.memory_size, "64GB"),
+    (validate.memory_size, "0"),
+    (validate.memory_size, "-1G"),
+    (validate.job_path, ""),
+    (validate.job_path, "-rf"),
+    (validate.job_path, "a\nb"),
+    (validate.job_path, "a\x00b"),
+    (validate.job_argument, "a\nb"),
+    (validate.job_argument, "\x1b[31m"),
+]
+
+
+@pytest.mark.parametrize(("check", "value"), GOOD_JOB_VALUES)
+def test_job_values(check, value: str) -> None:
+    assert check(value, "--x") == value
+
+
+@pytest.mark.parametrize(("check", "value"), BAD_JOB_VALUES)
+def test_bad_job_values(check, value: str) -> None:
+    with pytest.raises(InputError, match="in --x"):
+        check(value, "--x")
+
+
+@pytest.mark.parametrize(
+    ("value", "pair"),
+    [
+        (
+            "nvidia.com/gpu.product=NVIDIA-H100-80GB-HBM3",
+            ("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"),
+        ),
+        (
+            "cloud.google.com/gke-accelerator=nvidia-h100-80gb",
+            ("cloud.google.com/gke-accelerator", "nvidia-h100-80gb"),
+        ),
+        ("pool=", ("pool", "")),
+    ],
+)
+def test_node_selectors(value: str, pair: tuple[str, str]) -> None:
+    assert validate.node_selector(value, "--node-selector") == pair
+
+
+@pytest.mark.parametrize(
+    "value", ["pool", "=a", "a=b c", "Bad_Prefix/x=a", "a/b/c=d", "x=" + "v" * 64, "a=b\n"]
+)
+def test_bad_node_selectors(value: str) -> None:
+    with pytest.raises(InputError, match="node selector"):
+        validate.node_selector(value, "--node-selector")
