@@ -126,14 +126,20 @@ def job(
     if not on:
         raise InputError("--target is required", hint=f"Give one of: {', '.join(model.TARGETS)}.")
     is_project = Path(target).is_dir()
-    if not is_project and (
-        ref is not None or package or python or base_image or extra or all_extras or group
-        or cpu or cuda
-    ):  # fmt: skip
-        raise InputError(
-            "--ref and the build options go with a project folder, not an image",
-            hint=f"Name the image you want the job to run instead of {target!r}.",
-        )
+    if not is_project:
+        # Given on the command line, not from the environment (ENVFORGE_BASE_IMAGE ...).
+        project_only = ("ref", "python", "base_image", "extra", "all_extras", "group", "cpu",
+                        "cuda", "package")  # fmt: skip
+        given = [
+            name for name in project_only
+            if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+        ]  # fmt: skip
+        if given:
+            raise InputError(
+                f"--{given[0].replace('_', '-')} goes with a project folder, not an image",
+                hint=f"No folder {target!r} here: it is read as an image. Give a project "
+                "folder, or leave the option out.",
+            )
     options = model.JobOptions(
         target=on, gpus=gpus, name=name, namespace=namespace,
         node_selector=tuple(node_selector or ()), time=time, partition=partition, cpus=cpus,

@@ -173,9 +173,14 @@ def test_a_built_project_is_pinned_through_the_engine(local_image: list[str]) ->
 def test_build_options_go_with_a_project(local_image: list[str]) -> None:
     result = job("gpu-torch:0.1.0", "--target", "kubernetes", "--python", "3.11")
     assert result.exit_code == 2
-    assert result.stderr.startswith(
-        "error: --ref and the build options go with a project folder, not an image\n"
-    )
+    assert result.stderr.startswith("error: --python goes with a project folder, not an image\n")
+
+
+def test_a_base_image_from_the_environment_is_no_option_given(
+    local_image: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENVFORGE_BASE_IMAGE", "envforge-lab/python:3.11-slim-bookworm")
+    assert job("gpu-torch:0.1.0", "--target", "kubernetes").exit_code == 0
 
 
 def test_a_missing_image_says_so() -> None:
