@@ -26,7 +26,9 @@ def job(
     target: Annotated[
         str,
         typer.Argument(
-            help="A project folder (its default tag) or a local image.", show_default=False
+            metavar="PATH|IMAGE",
+            help="A project folder (its default tag) or a local image.",
+            show_default=False,
         ),
     ] = ".",
     on: Annotated[

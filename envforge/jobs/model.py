@@ -269,7 +269,7 @@ def default_name(text: str) -> str:
 def facts_from_plan(plan: Plan, ref: str, repo_digests: Sequence[str] = ()) -> ImageFacts:
     """The image `envforge build` makes from this plan, named ref (its default tag, or
     what was given)."""
-    pinned, is_pinned = pinned_ref(validate.image_ref(ref, "the image reference"), repo_digests)
+    pinned, is_pinned = pinned_ref(validate.image_ref(ref, "--ref"), repo_digests)
     scripts = set(plan.project.scripts) if plan.project.is_package else set()
     first, *rest = plan.entrypoint
     if "/" not in first and (first in scripts or first in _PYTHONS):
@@ -353,6 +353,8 @@ def project_facts(path: Path, options: BuildOptions, ref: str | None) -> ImageFa
     ref, or its default tag, pinned through the engine's RepoDigests when it has them."""
     from envforge.pipeline import plan_project
 
+    if ref is not None:
+        validate.image_ref(ref, "--ref")
     _, plan = plan_project(path, options)
     ref = ref or plan.default_tag
     digests: Sequence[str] = ()
@@ -381,7 +383,7 @@ def image_facts(ref: str) -> ImageFacts:
     from envforge.engine import client as engine
     from envforge.host.gate import image_labels_and_env
 
-    ref = validate.image_ref(ref, "the image reference")
+    ref = validate.image_ref(ref, "PATH|IMAGE (no project folder of that name here)")
     attrs = engine.get_image(engine.connect(), ref).attrs
     labels, env = image_labels_and_env(attrs)
     needs = needs_from_image_config(labels, env, load_cuda_catalog())

@@ -188,3 +188,10 @@ def test_a_missing_image_says_so() -> None:
     assert result.exit_code != 0
     assert result.stderr.startswith("error: ")
     assert "Traceback" not in result.output
+
+
+def test_a_bad_ref_never_reaches_the_engine(local_image: list[str]) -> None:
+    result = job(GPU_TORCH, "--target", "kubernetes", "--ref", "x y")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: Invalid image reference 'x y' in --ref\n")
+    assert local_image == []
