@@ -171,11 +171,9 @@ def needs_from_image_config(
 def image_config(ref: str) -> tuple[dict[str, str], dict[str, str]]:
     """Labels and environment of a local image."""
     from envforge.engine import client as engine
+    from envforge.host.gate import image_labels_and_env
 
-    image = engine.get_image(engine.connect(), ref)
-    config = image.attrs.get("Config") or {}
-    env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
-    return dict(config.get("Labels") or {}), env
+    return image_labels_and_env(engine.get_image(engine.connect(), ref).attrs)
 
 
 def diagnose(

@@ -415,6 +415,19 @@ def one_line(text: str) -> str:
     return for_terminal(text.replace("\n", "\\n").replace("\t", " "))
 
 
+def matching(value: object, pattern: re.Pattern[str], what: str, where: str, hint: str) -> str:
+    """VALUE as a string that PATTERN matches whole, or one error saying what and where."""
+    text = _string(value, what, where, None, 1024)
+    if not pattern.fullmatch(text):
+        fail(what, text, where, hint)
+    return text
+
+
+def string(value: object, what: str, where: str, max_len: int) -> str:
+    """VALUE as a string of at most MAX_LEN characters, or one error saying what and where."""
+    return _string(value, what, where, None, max_len)
+
+
 # ---------------------------------------------------------------- JSON
 
 

@@ -208,18 +208,11 @@ def project_findings(
     driver = host.driver
     if driver.status != "ok":
         out.append(
-            Finding(
-                level="fail" if gpus_requested else "warn",
-                check="driver",
+            driver_missing(
+                needs,
                 what=_no_driver_text(driver),
-                why=f"CUDA {needs.cuda} needs an NVIDIA driver >= {needs.driver_floor or '?'}"
-                + (f" (>= {needs.driver_toolkit} for full support)" if needs.driver_toolkit else "")
-                + (
-                    "; without one the CUDA build runs on the CPU only"
-                    if not gpus_requested
-                    else ""
-                ),
                 fix=_NO_DRIVER_FIX.get(driver.status, ""),
+                gpus_requested=gpus_requested,
             )
         )
         return out
@@ -238,16 +231,6 @@ def _driver_rule(needs: GpuNeeds, driver: DriverFacts) -> Finding:
     floor = parse_driver_version(needs.driver_floor) if needs.driver_floor else None
     toolkit = parse_driver_version(needs.driver_toolkit) if needs.driver_toolkit else None
     api = Version(driver.cuda_driver_version) if driver.cuda_driver_version else None
-    wanted = (
-        f"driver >= {needs.driver_toolkit}"
-        if needs.driver_toolkit
-        else f"a driver for CUDA {needs.cuda}"
-    )
-    fix = f"Install an NVIDIA {wanted}" + (
-        f" (at least {needs.driver_floor} under minor-version compatibility)."
-        if needs.driver_floor
-        else "."
-    )
     what_have = f"driver {driver.driver_version}" + (
         f" (CUDA {driver.cuda_driver_version})" if api else ""
     )
@@ -261,15 +244,53 @@ def _driver_rule(needs: GpuNeeds, driver: DriverFacts) -> Finding:
         )
     same_major = api is None or api.major == need_mm.major
     if same_major and floor is not None and have >= floor:
-        return Finding(
-            level="warn",
-            check="cuda",
-            what=f"CUDA {needs.cuda} runs on {what_have} under minor-version compatibility",
-            why="Within a CUDA major, newer runtimes run on older drivers, with limits: features that "
-            "need the newer driver are unavailable, and PTX produced by the newer toolkit cannot be "
-            "JIT-compiled by this driver.",
-            fix=f"For full support, install an NVIDIA {wanted}.",
-        )
+        return driver_under_minor_compat(needs, what_have)
+    return driver_too_old(needs, what_have)
+
+
+def driver_missing(needs: GpuNeeds, *, what: str, fix: str, gpus_requested: bool) -> Finding:
+    """No usable driver for the CUDA an image needs: a fail when GPUs are asked for."""
+    return Finding(
+        level="fail" if gpus_requested else "warn",
+        check="driver",
+        what=what,
+        why=f"CUDA {needs.cuda} needs an NVIDIA driver >= {needs.driver_floor or '?'}"
+        + (f" (>= {needs.driver_toolkit} for full support)" if needs.driver_toolkit else "")
+        + ("; without one the CUDA build runs on the CPU only" if not gpus_requested else ""),
+        fix=fix,
+    )
+
+
+def _wanted_driver(needs: GpuNeeds) -> str:
+    return (
+        f"driver >= {needs.driver_toolkit}"
+        if needs.driver_toolkit
+        else f"a driver for CUDA {needs.cuda}"
+    )
+
+
+def driver_under_minor_compat(needs: GpuNeeds, what_have: str) -> Finding:
+    """The warning for a driver between the CUDA major's floor and the release's own driver.
+    what_have: "driver 580.159.04 (CUDA 13.0)", as the host reports it."""
+    return Finding(
+        level="warn",
+        check="cuda",
+        what=f"CUDA {needs.cuda} runs on {what_have} under minor-version compatibility",
+        why="Within a CUDA major, newer runtimes run on older drivers, with limits: features that "
+        "need the newer driver are unavailable, and PTX produced by the newer toolkit cannot be "
+        "JIT-compiled by this driver.",
+        fix=f"For full support, install an NVIDIA {_wanted_driver(needs)}.",
+    )
+
+
+def driver_too_old(needs: GpuNeeds, what_have: str) -> Finding:
+    """The one wording of a driver too old for the CUDA an image needs: `envforge doctor`,
+    the `run --gpus` gate and the driver check of `envforge job`'s Slurm scripts say it."""
+    fix = f"Install an NVIDIA {_wanted_driver(needs)}" + (
+        f" (at least {needs.driver_floor} under minor-version compatibility)."
+        if needs.driver_floor
+        else "."
+    )
     return Finding(
         level="fail",
         check="cuda",

@@ -220,10 +220,6 @@ def plan_gpu(
 
     if needs.needs_cuda:
         assert needs.cuda is not None
-        # The toolkit compares this with the driver's CUDA version and knows nothing of
-        # minor-version compatibility: asking for X.Y would refuse the older drivers of the
-        # same major that run it. So the major's floor; envforge's own checks tell the rest.
-        major = needs.cuda.split(".")[0]
         decisions.append(
             Decision(
                 "gpu",
@@ -242,12 +238,21 @@ def plan_gpu(
             env=(
                 ("NVIDIA_VISIBLE_DEVICES", "all"),
                 ("NVIDIA_DRIVER_CAPABILITIES", "compute,utility"),
-                ("NVIDIA_REQUIRE_CUDA", f"cuda>={major}.0"),
+                ("NVIDIA_REQUIRE_CUDA", require_cuda(needs.cuda)),
             ),
             labels=_labels(needs.cuda, needs),
             decisions=tuple(decisions),
         )
     return GpuPlan(mode="cpu", needs=needs, variant_extras=variant, decisions=tuple(decisions))
+
+
+def require_cuda(cuda: str) -> str:
+    """NVIDIA_REQUIRE_CUDA for an image of this CUDA: "cuda>=13.0" for 13.2.
+
+    The toolkit compares it with the driver's CUDA version and knows nothing of
+    minor-version compatibility: asking for X.Y would refuse the older drivers of the same
+    major that run it. So the major's floor; envforge's own checks tell the rest."""
+    return f"cuda>={cuda.split('.')[0]}.0"
 
 
 def _major_only(needs: GpuNeeds) -> bool:

@@ -6,6 +6,7 @@ import pytest
 
 from envforge import validate
 from envforge.errors import InputError, InvalidProjectError
+from envforge.jobs import fields
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -250,3 +251,86 @@ def test_digest_references() -> None:
     with pytest.raises(InputError) as caught:
         validate.digest_ref("h.example/app:1", "--image")
     assert caught.value.message == "Invalid digest reference 'h.example/app:1' in --image"
+
+
+# ---------------------------------------------------------------- cluster jobs
+
+GOOD_JOB_VALUES = [
+    (fields.job_name, "gpu-torch"),
+    (fields.job_name, "a" * 63),
+    (fields.namespace, "ml-jobs"),
+    (fields.slurm_time, "90"),
+    (fields.slurm_time, "90:30"),
+    (fields.slurm_time, "02:00:00"),
+    (fields.slurm_time, "1-12"),
+    (fields.slurm_time, "1-12:00:00"),
+    (fields.slurm_time, "UNLIMITED"),
+    (fields.slurm_partition, "gpu"),
+    (fields.slurm_partition, "gpu,debug.a_b-c"),
+    (fields.memory_size, "64G"),
+    (fields.memory_size, "4096"),
+    (fields.job_path, "/scratch/me/gpu torch.sif"),
+    (fields.job_path, "./-odd.sif"),
+    (fields.job_argument, "--seed=$(not a command)"),
+    (fields.job_argument, ""),
+]
+BAD_JOB_VALUES = [
+    (fields.job_name, "Gpu-Torch"),
+    (fields.job_name, "a" * 64),
+    (fields.job_name, "-a"),
+    (fields.job_name, "a_b"),
+    (fields.job_name, "a\n#SBATCH --uid=0"),
+    (fields.namespace, "ml.jobs"),
+    (fields.slurm_time, "2h"),
+    (fields.slurm_time, "02:00:00\n#SBATCH --uid=0"),
+    (fields.slurm_time, "1-"),
+    (fields.slurm_partition, "gpu debug"),
+    (fields.slurm_partition, "gpu;id"),
+    (fields.slurm_partition, ""),
+    (fields.memory_size, "64GB"),
+    (fields.memory_size, "0"),
+    (fields.memory_size, "-1G"),
+    (fields.job_path, ""),
+    (fields.job_path, "-rf"),
+    (fields.job_path, "a\nb"),
+    (fields.job_path, "a\x00b"),
+    (fields.job_argument, "a\nb"),
+    (fields.job_argument, "\x1b[31m"),
+]
+
+
+@pytest.mark.parametrize(("check", "value"), GOOD_JOB_VALUES)
+def test_job_values(check, value: str) -> None:
+    assert check(value, "--x") == value
+
+
+@pytest.mark.parametrize(("check", "value"), BAD_JOB_VALUES)
+def test_bad_job_values(check, value: str) -> None:
+    with pytest.raises(InputError, match="in --x"):
+        check(value, "--x")
+
+
+@pytest.mark.parametrize(
+    ("value", "pair"),
+    [
+        (
+            "nvidia.com/gpu.product=NVIDIA-H100-80GB-HBM3",
+            ("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"),
+        ),
+        (
+            "cloud.google.com/gke-accelerator=nvidia-h100-80gb",
+            ("cloud.google.com/gke-accelerator", "nvidia-h100-80gb"),
+        ),
+        ("pool=", ("pool", "")),
+    ],
+)
+def test_node_selectors(value: str, pair: tuple[str, str]) -> None:
+    assert fields.node_selector(value, "--node-selector") == pair
+
+
+@pytest.mark.parametrize(
+    "value", ["pool", "=a", "a=b c", "Bad_Prefix/x=a", "a/b/c=d", "x=" + "v" * 64, "a=b\n"]
+)
+def test_bad_node_selectors(value: str) -> None:
+    with pytest.raises(InputError, match="node selector"):
+        fields.node_selector(value, "--node-selector")
