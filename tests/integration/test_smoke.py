@@ -28,7 +28,7 @@ def test_cpu_example_passes_the_check(lab: Lab, docker_client, tmp_path: Path, u
             "check     distribution cpu-sklearn ok",
             "check     imports cpu_sklearn ok",
             "check     console script cpu-sklearn ok",
-            "check     command cpu-sklearn ok",
+            "check     command /app/.venv/bin/cpu-sklearn ok",
         ]
     finally:
         docker_client.images.remove(tag, force=True)
