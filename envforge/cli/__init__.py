@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from envforge.cli import build, dockerize, doctor, plan, readme, run, runs, verify
+from envforge.cli import build, dockerize, doctor, plan, readme, run, runs, save, verify
 from envforge.cli.handler import handled
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app.command()(handled(runs.runs))
 app.command()(handled(readme.readme))
 app.command()(handled(verify.verify))
 app.command()(handled(doctor.doctor))
+app.command()(handled(save.save))
 
 
 def main() -> None:

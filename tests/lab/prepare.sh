@@ -12,7 +12,9 @@
 # validates and runs the compose.yaml that `envforge dockerize --compose`
 # writes, GPU reservation included), and podman with netavark (Debian 12's 4.3,
 # whose Docker-compatible socket tests/integration/test_podman.py builds through;
-# named, since recommends are not installed and the CNI plugins would be taken).
+# named, since recommends are not installed and the CNI plugins would be taken),
+# and skopeo (which reads the docker-archive that `envforge save` writes, as
+# Apptainer does: tests/integration/test_save.py).
 #
 # Idempotent: images already present are reused; the finished root file
 # systems and uv binaries are cached under $LAB_CACHE so that a run after the
@@ -116,6 +118,7 @@ command -v debootstrap >/dev/null 2>&1 || [[ -x /usr/sbin/debootstrap ]] || miss
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v podman >/dev/null 2>&1 || missing+=(podman netavark aardvark-dns)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 if ((${#missing[@]})); then
     # A background "apt-get install docker.io" may hold the dpkg lock:
     # DPkg::Lock::Timeout waits for it.
