@@ -228,7 +228,7 @@ def test_every_command_reports_its_errors_through_the_handler() -> None:
 
     callbacks = [info.callback for info in app.registered_commands if info.callback]
     assert [c.__name__ for c in callbacks] == [
-        "dockerize", "plan", "build", "run", "runs", "readme", "verify", "doctor",
+        "dockerize", "plan", "build", "run", "runs", "readme", "verify", "doctor", "save",
     ]  # fmt: skip
     for callback in callbacks:
         assert callback.__code__ is handled(lambda: None).__code__, callback
