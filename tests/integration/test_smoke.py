@@ -88,7 +88,7 @@ def test_the_hint_fixes_it(lab: Lab, tmp_path: Path, gitpython_tag: str) -> None
         "check     distribution gitpython-app ok",
         "check     imports gitpython_app ok",
         "check     console script gitpython-app ok",
-        "check     command gitpython-app ok",
+        "check     command /app/.venv/bin/gitpython-app ok",
     ]
     ran = envforge("run", tag, "--no-tty", env=lab.cli_env())
     assert ran.returncode == 0 and ran.stdout.startswith("git 2."), ran.stdout + ran.stderr
