@@ -100,6 +100,20 @@ def default_tag(path: Path, package: str | None = None) -> str:
     return f"{loaded.project.normalized_name}:{version}"
 
 
+def image_for(target: str, package: str | None = None) -> str:
+    """The image a command names: a project folder's default tag (default_tag), else
+    target itself (a name or an id), as `envforge run` and `envforge save` take it."""
+    from envforge.errors import InputError
+
+    if not Path(target).is_dir():
+        if package:
+            raise InputError(
+                "--package goes with a project folder (a uv workspace root), not an image"
+            )
+        return target
+    return default_tag(Path(target), package or None)
+
+
 def rendered(plan: Plan) -> dict[str, str]:
     """The files envforge writes beside pyproject.toml, by name. Rendering is a pure
     function of the plan and envforge's own files, so the bytes are remembered by both:

@@ -32,6 +32,13 @@ _HOST_VARIABLES = ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT", "D
 NO_DRIVER_DETAIL = "NVML Shared Library Not Found"
 
 
+def as_chosen(command: list[str]) -> list[str]:
+    """An image's command as the plan chose it, before envforge wrote it by absolute paths
+    (image/command.py in_image): /app/.venv/bin/NAME is NAME, /app/main.py is main.py."""
+    out = [c.removeprefix("/app/.venv/bin/") for c in command[:1]]
+    return out + [c.removeprefix("/app/") for c in command[1:]]
+
+
 @pytest.fixture
 def example_copy(tmp_path: Path):
     """A fresh copy of an example project, so tests may write into it."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from envforge.cli import build, dockerize, doctor, job, plan, push, readme, run, runs, verify
+from envforge.cli import build, dockerize, doctor, job, plan, push, readme, run, runs, save, verify
 from envforge.cli.handler import handled
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ app.command()(handled(push.push))
 app.command()(handled(readme.readme))
 app.command()(handled(verify.verify))
 app.command()(handled(doctor.doctor))
+app.command()(handled(save.save))
 # Arguments after `--` go to the image's command; an unknown option stays an error.
 app.command(context_settings={"allow_extra_args": True})(handled(job.job))
 

@@ -96,14 +96,10 @@ def run(
     if gpus is None and (skip_checks or host_facts is not None):
         raise InputError("--skip-checks and --host-facts go with --gpus")
     request = gate.parse_gpus(gpus) if gpus is not None else None
-    image = target
-    if package and not Path(target).is_dir():
-        raise InputError("--package goes with a project folder (a uv workspace root), not an image")
-    if Path(target).is_dir():
-        from envforge.pipeline import default_tag
+    from envforge.pipeline import image_for
 
-        # No lock check, no plan: an image already built runs whatever a plan would say.
-        image = default_tag(Path(target), package or None)
+    # No lock check, no plan: an image already built runs whatever a plan would say.
+    image = image_for(target, package)
     spec = engine.RunSpec(
         image=image,
         args=list(ctx.args),

@@ -182,7 +182,7 @@ def probe_spec(plan: Plan, command: Sequence[str] | None = None) -> ProbeSpec:
     """What the probe checks in an image built from plan; command: the image's own
     (see image_command), which differs from the plan's when the Dockerfile was edited."""
     dist = plan.project.name if plan.install_project else None
-    return spec_for(dist, plan.entrypoint if command is None else command)
+    return spec_for(dist, plan.image_entrypoint if command is None else command)
 
 
 def image_command(attrs: Mapping[str, Any]) -> tuple[str, ...] | None:

@@ -1,16 +1,22 @@
 """The image's command (ENTRYPOINT), and the console scripts that would not start in it:
-those that need an extra or a dependency group the image does not install."""
+those that need an extra or a dependency group the image does not install.
+
+The command is chosen by name (`cpu-sklearn`, `python main.py`) and written into the image
+by absolute path (in_image): Apptainer and Pyxis start it from the host's working directory,
+and a program or script found through the image's WORKDIR would not be found there."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
 from envforge.errors import LockError
 from envforge.image.decision import Decision, shell_join
-from envforge.image.layout import APP_DIR
+from envforge.image.layout import APP_DIR, VENV
 from envforge.image.selection import Selection
 from envforge.project.facts import ProjectFacts
 from envforge.project.installset import Target
@@ -32,7 +38,13 @@ def choose_command(
     """The command, and the plan lines for it and for the scripts it cannot start."""
     needs = _script_needs(project, lock, facts, target, selection.extras, selection.groups)
     entrypoint, why = _entrypoint(project, facts, needs)
-    decisions = [Decision("command", shell_join(entrypoint), why)]
+    absolute = in_image(entrypoint, project)
+    if absolute != entrypoint:
+        why += (
+            f"; written into the image by absolute path, so that it starts from any working "
+            f"directory, as Apptainer and Pyxis run it (from the host's, not {APP_DIR})"
+        )
+    decisions = [Decision("command", shell_join(absolute), why)]
     others = [s for s in sorted(needs) if s != candidate_script(project)]
     if others:
         shown = "; ".join(f"{s} needs {needs[s]}" for s in others[:5])
@@ -48,6 +60,48 @@ def choose_command(
 
 
 FALLBACK_COMMAND = ("python",)
+
+_PYTHON_RE = re.compile(r"python(?:3(?:\.\d+)?)?")
+# Python options that take the next argument as their value.
+_PY_VALUE_OPTS = frozenset({"-W", "-X", "-Q"})
+
+
+def in_image(command: Sequence[str], project: Project) -> tuple[str, ...]:
+    """The command as the image's ENTRYPOINT: Python (python, python3, python3.X) and the
+    project's own console scripts by their path in the environment (/app/.venv/bin/NAME), and
+    the script Python runs by its path under /app (`python main.py`: /app/main.py). Anything
+    else is left as it is: another program is found on the image's PATH, which holds the
+    environment's bin first, and an option or a module (-m) needs no path."""
+    if not command:
+        return tuple(command)
+    program, *args = command
+    if _PYTHON_RE.fullmatch(program):
+        return (f"{VENV}/bin/{program}", *_script_in_app(args))
+    if "/" not in program and project.is_package and program in project.scripts:
+        return (f"{VENV}/bin/{program}", *args)
+    return tuple(command)
+
+
+def _script_in_app(args: Sequence[str]) -> list[str]:
+    """Python's arguments with the script it runs (the first word that is not an option)
+    made absolute under /app; unchanged for -m, -c and - (they name no file)."""
+    out = list(args)
+    skip = False
+    for i, arg in enumerate(out):
+        if skip:
+            skip = False
+            continue
+        if arg in ("-m", "-c", "-") or arg.startswith(("-m", "-c")):
+            return out
+        if arg in _PY_VALUE_OPTS:
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        if not arg.startswith("/"):
+            out[i] = posixpath.normpath(posixpath.join(APP_DIR, arg))
+        return out
+    return out
 
 
 def _named_like(project: Project, names: list[str]) -> str | None:

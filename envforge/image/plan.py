@@ -18,7 +18,7 @@ from envforge.cuda.catalog import CudaCatalog
 from envforge.image.base import choose_base
 from envforge.image.bases import Catalog
 from envforge.image.build_backend import BuildHook, choose_backend, choose_build_apt
-from envforge.image.command import FALLBACK_COMMAND, choose_command
+from envforge.image.command import FALLBACK_COMMAND, choose_command, in_image
 from envforge.image.decision import Decision
 from envforge.image.dockerignore import choose_dockerignore
 from envforge.image.gpu import GpuPlan, gpu_for_lock
@@ -77,6 +77,8 @@ class Plan:
     # the deps stage needs their sources beside pyproject.toml and uv.lock.
     local_paths: tuple[str, ...]
     install_project: bool
+    # The command as chosen (`cpu-sklearn`, `python main.py`); the image's ENTRYPOINT is
+    # image_entrypoint, the same by absolute paths.
     entrypoint: tuple[str, ...]
     apt_packages: tuple[str, ...]
     build_apt_packages: tuple[str, ...]
@@ -118,6 +120,12 @@ class Plan:
     sync_stage: SyncStage = "deps"
     # Installed before the sync, in a layer of their own (runtime sync only): heavy.py.
     heavy: tuple[HeavyPin, ...] = ()
+
+    @property
+    def image_entrypoint(self) -> tuple[str, ...]:
+        """The ENTRYPOINT the Dockerfile writes: entrypoint by absolute paths, which start
+        from any working directory (command.in_image)."""
+        return in_image(self.entrypoint, self.project)
 
     @property
     def revision_arg(self) -> str:

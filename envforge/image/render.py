@@ -250,6 +250,16 @@ def _uv_args(plan: Plan) -> Quoted:
     return Quoted("".join(f"ARG {e}\n" for e in env))
 
 
+def _readable(path: str) -> Quoted:
+    """The shell command that makes every file under path readable by any user, and every
+    folder and executable traversable by any (chmod a+rX), as Apptainer and Pyxis run the
+    image as the calling user. Only the entries that need it: a chmod of the others would
+    copy them into the layer again."""
+    return Quoted(
+        f"find {_sh(path)} \\( ! -perm -o+r -o -perm -u+x ! -perm -o+x \\) -exec chmod a+rX {{}} +"
+    )
+
+
 def _heavy_groups(plan: Plan) -> list[dict[str, object]]:
     """The heavy pins by the index they come from, in the lock's order: one uv pip install each."""
     groups: dict[str, list[Quoted]] = {}
@@ -270,6 +280,7 @@ def _context(plan: Plan) -> dict[str, object]:
         "uv_args": _uv_args(plan),
         "uv_env": Quoted(" \\\n    ".join(_uv_settings(plan))),
         "heavy_groups": _heavy_groups(plan),
+        "readable": _readable,
         "heavy_mb": plan.project.envforge.heavy_wheel_mb,
         "runtime_sync_mounts": _mounts(plan, lock_stage=True),
         "lock_dir": _LOCK_DIR,

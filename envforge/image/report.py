@@ -55,6 +55,7 @@ def plan_json(plan: Plan, freshness: str) -> dict[str, Any]:
         "extras": list(plan.extras),
         "groups": list(plan.groups),
         "entrypoint": list(plan.entrypoint),
+        "image_entrypoint": list(plan.image_entrypoint),
         "tag": plan.default_tag,
         "builder": plan.builder,
         "environment_stage": plan.sync_stage,

@@ -223,7 +223,7 @@ def test_a_script_project_runs_from_its_folder(lab: Lab, docker_client, tmp_path
         assert "data" not in shipped and ".env" not in shipped
         image = docker_client.images.get(tag)
         assert "8000/tcp" in image.attrs["Config"]["ExposedPorts"]
-        assert image.attrs["Config"]["Entrypoint"] == ["python", "main.py"]
+        assert image.attrs["Config"]["Entrypoint"] == ["/app/.venv/bin/python", "/app/main.py"]
     finally:
         docker_client.images.remove(tag, force=True)
 

@@ -32,7 +32,7 @@ def run(lab: Lab, tag: str, *args: str) -> tuple[int, str]:
 def test_a_package_with_a_main_runs_it(images: dict[str, str], lab: Lab, docker_client) -> None:
     tag = images["main-module"]
     assert docker_client.images.get(tag).attrs["Config"]["Entrypoint"] == [
-        "python", "-m", "runme",
+        "/app/.venv/bin/python", "-m", "runme",
     ]  # fmt: skip
     code, out = run(lab, tag)
     assert (code, out.strip()) == (0, "runme ran (six 1.17.0)")
@@ -42,7 +42,7 @@ def test_a_library_starts_python_and_runs_what_follows(
     images: dict[str, str], lab: Lab, docker_client
 ) -> None:
     tag = images["lib-only"]
-    assert docker_client.images.get(tag).attrs["Config"]["Entrypoint"] == ["python"]
+    assert docker_client.images.get(tag).attrs["Config"]["Entrypoint"] == ["/app/.venv/bin/python"]
     assert run(lab, tag) == (0, "")  # the interpreter, with nothing on stdin
     code, out = run(lab, tag, "--", "-c", "import lib_only; print(lib_only.GREETING)")
     assert (code, out.strip()) == (0, "lib-only imported")

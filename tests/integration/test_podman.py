@@ -149,7 +149,7 @@ def test_auto_builds_the_classic_dockerfile_on_podman(built: Built) -> None:
     # buildah's own log, streamed as it came.
     assert any(line.startswith("[4/4] STEP ") for line in lines), built.output[-2000:]
     assert f"built     {built.tag}" in lines
-    assert "check     command cpu-sklearn ok" in lines
+    assert "check     command /app/.venv/bin/cpu-sklearn ok" in lines
     print(f"\npodman: cold build {built.seconds:.1f} s")
 
 

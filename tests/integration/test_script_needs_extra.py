@@ -29,7 +29,7 @@ def test_without_and_with_the_extra(lab: Lab, docker_client, tmp_path: Path, uni
             "extra 'cli' (imports click): add --extra cli to use it"
         ) in done.stdout.splitlines()
         image = docker_client.images.get(tags["default"])
-        assert image.attrs["Config"]["Entrypoint"] == ["python"]
+        assert image.attrs["Config"]["Entrypoint"] == ["/app/.venv/bin/python"]
 
         root = tmp_path / "cli"
         shutil.copytree(FIXTURE, root)
@@ -39,7 +39,7 @@ def test_without_and_with_the_extra(lab: Lab, docker_client, tmp_path: Path, uni
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr
         assert "check     console script script-needs-extra ok" in done.stdout.splitlines()
         image = docker_client.images.get(tags["cli"])
-        assert image.attrs["Config"]["Entrypoint"] == ["script-needs-extra"]
+        assert image.attrs["Config"]["Entrypoint"] == ["/app/.venv/bin/script-needs-extra"]
         ran = envforge("run", tags["cli"], "--no-tty", env=lab.cli_env())
         assert (ran.returncode, ran.stdout.strip()) == (0, "hello"), ran.stderr
     finally:

@@ -28,7 +28,7 @@ def test_cpu_example_passes_the_check(lab: Lab, docker_client, tmp_path: Path, u
             "check     distribution cpu-sklearn ok",
             "check     imports cpu_sklearn ok",
             "check     console script cpu-sklearn ok",
-            "check     command cpu-sklearn ok",
+            "check     command /app/.venv/bin/cpu-sklearn ok",
         ]
     finally:
         docker_client.images.remove(tag, force=True)
@@ -88,7 +88,7 @@ def test_the_hint_fixes_it(lab: Lab, tmp_path: Path, gitpython_tag: str) -> None
         "check     distribution gitpython-app ok",
         "check     imports gitpython_app ok",
         "check     console script gitpython-app ok",
-        "check     command gitpython-app ok",
+        "check     command /app/.venv/bin/gitpython-app ok",
     ]
     ran = envforge("run", tag, "--no-tty", env=lab.cli_env())
     assert ran.returncode == 0 and ran.stdout.startswith("git 2."), ran.stdout + ran.stderr

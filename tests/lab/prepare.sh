@@ -14,7 +14,9 @@
 # whose Docker-compatible socket tests/integration/test_podman.py builds through;
 # named, since recommends are not installed and the CNI plugins would be taken),
 # docker-registry (Debian's distribution 2.8, the registry that
-# tests/integration/test_push.py pushes to) and apache2-utils (its htpasswd).
+# tests/integration/test_push.py pushes to), apache2-utils (its htpasswd),
+# and skopeo (which reads the docker-archive that `envforge save` writes, as
+# Apptainer does: tests/integration/test_save.py).
 #
 # Idempotent: images already present are reused; the finished root file
 # systems and uv binaries are cached under $LAB_CACHE so that a run after the
@@ -120,6 +122,7 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v podman >/dev/null 2>&1 || missing+=(podman netavark aardvark-dns)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 if ((${#missing[@]})); then
     # A background "apt-get install docker.io" may hold the dpkg lock:
     # DPkg::Lock::Timeout waits for it.

@@ -229,7 +229,7 @@ def test_every_command_reports_its_errors_through_the_handler() -> None:
     callbacks = [info.callback for info in app.registered_commands if info.callback]
     assert [c.__name__ for c in callbacks] == [
         "dockerize", "plan", "build", "run", "runs", "push", "readme", "verify", "doctor",
-        "job",
+        "save", "job",
     ]  # fmt: skip
     for callback in callbacks:
         assert callback.__code__ is handled(lambda: None).__code__, callback

@@ -31,7 +31,7 @@ def test_with_the_extra_the_script_is_the_command() -> None:
     plan = plan_for(MCP, BuildOptions(extras=("cli",)))
     assert plan.entrypoint == ("relay",)
     assert plan.scripts_needing == {}
-    assert smoke.probe_spec(plan) == ProbeSpec(dist="relay", program="relay")
+    assert smoke.probe_spec(plan) == ProbeSpec(dist="relay", program="/app/.venv/bin/relay")
 
 
 def test_the_smoke_check_expects_that_script_not_to_load() -> None:

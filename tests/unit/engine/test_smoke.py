@@ -48,10 +48,10 @@ def test_spec_follows_the_command(command: tuple[str, ...], expected: ProbeSpec)
 
 def test_spec_from_the_plans_of_a_package_and_of_a_script_project() -> None:
     assert smoke.probe_spec(plan_for(EXAMPLES / "cpu-sklearn")) == ProbeSpec(
-        dist="cpu-sklearn", program="cpu-sklearn"
+        dist="cpu-sklearn", program="/app/.venv/bin/cpu-sklearn"
     )
     virtual = plan_for(REPO / "tests/fixtures/projects/app-virtual")
-    assert smoke.probe_spec(virtual) == ProbeSpec(script="main.py")
+    assert smoke.probe_spec(virtual) == ProbeSpec(script="/app/main.py")
     # The image's own command wins (a Dockerfile the user edited).
     assert smoke.probe_spec(virtual, ("python", "-m", "srv")) == ProbeSpec(module="srv")
 

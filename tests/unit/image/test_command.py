@@ -316,3 +316,41 @@ def test_the_extra_that_brings_least_is_named() -> None:
         .scripts_needing["script-needs-extra"]
         .startswith("the extra 'cli' (imports click)")
     )
+
+
+# --- the command in the image: absolute paths ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("chosen", "written"),
+    [
+        (("cpu-sklearn",), ("/app/.venv/bin/cpu-sklearn",)),
+        (("cpu-sklearn", "--seed", "1"), ("/app/.venv/bin/cpu-sklearn", "--seed", "1")),
+        (("python",), ("/app/.venv/bin/python",)),
+        (("python3.11", "-m", "pkg.run"), ("/app/.venv/bin/python3.11", "-m", "pkg.run")),
+        (("python", "main.py", "--serve"), ("/app/.venv/bin/python", "/app/main.py", "--serve")),
+        (("python", "-u", "-X", "dev", "runs/./t.py"), ("/app/.venv/bin/python", "-u", "-X", "dev", "/app/runs/t.py")),
+        (("python", "-c", "print(1)"), ("/app/.venv/bin/python", "-c", "print(1)")),
+        (("python", "/opt/x.py"), ("/app/.venv/bin/python", "/opt/x.py")),
+        (("gunicorn", "app:app"), ("gunicorn", "app:app")),  # on the PATH: not the project's
+        (("/usr/bin/env", "x"), ("/usr/bin/env", "x")),
+    ],
+)  # fmt: skip
+def test_the_image_runs_the_command_by_absolute_paths(
+    chosen: tuple[str, ...], written: tuple[str, ...]
+) -> None:
+    from envforge.image.command import in_image
+    from envforge.project.pyproject import Project
+
+    assert in_image(chosen, Project.from_dict(sklearn())) == written
+
+
+def test_the_plan_says_why_the_command_is_absolute() -> None:
+    p = plan(sklearn(), FACTS)
+    decision = next(d for d in p.decisions if d.topic == "command")
+    assert (p.entrypoint, p.image_entrypoint) == (("cpu-sklearn",), ("/app/.venv/bin/cpu-sklearn",))
+    assert decision.choice == "/app/.venv/bin/cpu-sklearn"
+    assert decision.reason.endswith(
+        "written into the image by absolute path, so that it starts from any working "
+        "directory, as Apptainer and Pyxis run it (from the host's, not /app)"
+    )

@@ -96,7 +96,7 @@ def test_final_stage_carries_no_builder_tooling() -> None:
 def test_values_are_quoted_for_the_dockerfile() -> None:
     text = render_dockerfile(plan_for(APP_VIRTUAL))
     assert 'ENV GREETING="say \\"hi\\" for \\$5"' in text
-    assert 'ENTRYPOINT ["python", "main.py", "--serve"]' in text
+    assert 'ENTRYPOINT ["/app/.venv/bin/python", "/app/main.py", "--serve"]' in text
 
 
 def test_bytecode_compilation_follows_the_setting(example_copy) -> None:

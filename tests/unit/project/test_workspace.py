@@ -182,7 +182,7 @@ def test_a_member_on_the_root_builds_the_root_too() -> None:
     deps, project = text.split("\nFROM deps AS project\n")
     assert (
         "RUN uv sync --locked --package relay-echo-server --no-dev --no-editable "
-        "--no-install-project --no-install-package relay\n" in deps
+        "--no-install-project --no-install-package relay \\\n" in deps
     )
     # The environment layer holds no code: only the manifests reach it, never src/.
     assert "src" not in "".join(ln for ln in deps.splitlines() if ln.startswith("COPY"))
