@@ -111,9 +111,12 @@ def job_dict(spec: JobSpec) -> dict[str, Any]:
 
 
 def _env(spec: JobSpec) -> list[tuple[str, str]]:
+    # The root filesystem is read-only: HOME (and so ~/.cache, ~/.config) in the pod's own
+    # /tmp volume, which no other pod shares.
+    env = [("HOME", "/tmp")]
     if not spec.gpus:
-        return [("NVIDIA_VISIBLE_DEVICES", "none")]
-    env = [("NVIDIA_DRIVER_CAPABILITIES", "compute,utility")]
+        return [*env, ("NVIDIA_VISIBLE_DEVICES", "none")]
+    env.append(("NVIDIA_DRIVER_CAPABILITIES", "compute,utility"))
     if spec.image.require_cuda:
         env.append(("NVIDIA_REQUIRE_CUDA", spec.image.require_cuda))
     return env

@@ -27,7 +27,7 @@ from envforge.cuda.needs import GpuNeeds
 from envforge.cuda.versions import parse_driver_version
 from envforge.errors import InputError
 from envforge.image.gpu import require_cuda
-from envforge.image.layout import APP_DIR, APP_UID, APP_USER, VENV
+from envforge.image.layout import APP_DIR, APP_UID, APP_USER
 from envforge.jobs import fields
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ SLURM: tuple[Target, ...] = ("slurm-apptainer", "slurm-pyxis")
 _DIGEST_SUFFIX = re.compile(r"@sha256:[0-9a-f]{64}\Z", re.ASCII)
 _NUMERIC_USER = re.compile(r"([0-9]{1,9})(?::([0-9]{1,9}))?", re.ASCII)
 _NAME_JUNK = re.compile(r"[^a-z0-9-]+", re.ASCII)
-_PYTHONS = frozenset({"python", "python3"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +70,9 @@ class ImageFacts:
     command: tuple[str, ...]  # the program and the arguments it always gets
     default_args: tuple[str, ...]  # CMD: replaced by the arguments after `--`
     workdir: str | None
+    # An envforge image whose command is by absolute paths: it runs from any working folder,
+    # so a Slurm job runs it in the submit directory, where relative paths and outputs go.
+    any_workdir: bool = False
     uid: int | None  # None: not known to be a non-root uid
     gid: int | None
     user: str  # the image's USER, as its config says it ("" for root)
@@ -269,17 +271,14 @@ def facts_from_plan(plan: Plan, ref: str, repo_digests: Sequence[str] = ()) -> I
     """The image `envforge build` makes from this plan, named ref (its default tag, or
     what was given)."""
     pinned, is_pinned = pinned_ref(validate.image_ref(ref, "--ref"), repo_digests)
-    scripts = set(plan.project.scripts) if plan.project.is_package else set()
-    first, *rest = plan.entrypoint
-    if "/" not in first and (first in scripts or first in _PYTHONS):
-        first = f"{VENV}/bin/{first}"  # console scripts and the venv's Python live there
     env = dict(plan.gpu.env)
     return ImageFacts(
         ref=pinned,
         pinned=is_pinned,
-        command=(first, *rest),
+        command=plan.image_entrypoint,  # the image's ENTRYPOINT, by absolute paths
         default_args=(),
         workdir=APP_DIR,
+        any_workdir=True,
         uid=APP_UID,
         gid=APP_UID,
         user=APP_USER,
@@ -322,6 +321,9 @@ def facts_from_attrs(ref: str, attrs: Mapping[str, Any], needs: GpuNeeds) -> Ima
         command=entrypoint,
         default_args=cmd,
         workdir=workdir,
+        any_workdir=keys.ENVFORGE_VERSION in labels
+        and entrypoint[:1] != ()
+        and entrypoint[0].startswith("/"),
         uid=uid,
         gid=gid,
         user=user,

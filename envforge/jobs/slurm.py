@@ -211,7 +211,7 @@ def _apptainer(spec: JobSpec) -> list[str]:
     run = ["apptainer", "exec"]
     if spec.gpus:
         run.append("--nv")
-    if image.workdir:
+    if image.workdir and not image.any_workdir:
         run += ["--pwd", image.workdir]
     lines = _comment(f"The image as a SIF file, {how}", f"{where}; later jobs reuse it.")
     lines += [
@@ -227,7 +227,9 @@ def _apptainer(spec: JobSpec) -> list[str]:
     why = []
     if spec.gpus:
         why.append("--nv binds the node's NVIDIA driver")
-    if image.workdir:
+    if image.any_workdir:
+        why.append("it runs in the submit directory, where relative paths and outputs go")
+    elif image.workdir:
         why.append(f"--pwd {image.workdir}: Apptainer would start in the submit directory")
     lines += _comment(
         "exec, not run: the image's command is written out, so this line says what runs.",
@@ -263,8 +265,16 @@ def _pyxis(spec: JobSpec) -> list[str]:
             "",
         ]
     run = ["srun", f"--container-image={pyxis_image(image.ref)}"]
-    if image.workdir:
+    here = ""
+    if image.any_workdir:
+        # Like Apptainer: the user's home (caches in ~/.cache), and the submit directory as
+        # the working one, where relative paths and outputs go.
+        here = ' --container-mount-home --container-mounts="$PWD:$PWD" --container-workdir="$PWD"'
+        lines += _comment(
+            "Your home (caches) and this directory (the program's working one) mounted in."
+        )
+    elif image.workdir:
         run.append(f"--container-workdir={image.workdir}")
     lines += _comment("Pyxis does not run the image's ENTRYPOINT: the command is written out.")
-    lines.append(f"exec {_words([*run, *spec.argv])}")
+    lines.append(f"exec {_words(run)}{here} {_words(spec.argv)}")
     return lines

@@ -63,5 +63,5 @@ if [ ! -e "$sif" ]; then
 fi
 
 # exec, not run: the image's command is written out, so this line says what runs.
-# --nv binds the node's NVIDIA driver; --pwd /app: Apptainer would start in the submit directory.
-exec apptainer exec --nv --pwd /app "$sif" /app/.venv/bin/gpu-torch --seed 1
+# --nv binds the node's NVIDIA driver; it runs in the submit directory, where relative paths and outputs go.
+exec apptainer exec --nv "$sif" /app/.venv/bin/gpu-torch --seed 1

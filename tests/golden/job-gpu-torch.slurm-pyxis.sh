@@ -57,5 +57,6 @@ envforge_driver_check
 export NVIDIA_VISIBLE_DEVICES="${NVIDIA_VISIBLE_DEVICES:-all}"
 export NVIDIA_DRIVER_CAPABILITIES=compute,utility
 
+# Your home (caches) and this directory (the program's working one) mounted in.
 # Pyxis does not run the image's ENTRYPOINT: the command is written out.
-exec srun '--container-image=registry.example:5000#team/gpu-torch@sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e' --container-workdir=/app /app/.venv/bin/gpu-torch --seed 1
+exec srun '--container-image=registry.example:5000#team/gpu-torch@sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e' --container-mount-home --container-mounts="$PWD:$PWD" --container-workdir="$PWD" /app/.venv/bin/gpu-torch --seed 1

@@ -59,6 +59,7 @@ def test_a_gpu_job() -> None:
     assert c["command"] == ["/app/.venv/bin/gpu-torch"] and c["args"] == ["--seed", "1"]
     assert c["resources"] == {"limits": {"nvidia.com/gpu": 1}}
     assert c["env"] == [
+        {"name": "HOME", "value": "/tmp"},  # the root is read-only: ~/.cache in the pod's /tmp
         {"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "compute,utility"},
         {"name": "NVIDIA_REQUIRE_CUDA", "value": "cuda>=13.0"},
     ]
@@ -77,7 +78,10 @@ def test_no_gpu_hides_the_nodes_gpus() -> None:
     doc = job(gpus=0)
     c = container(doc)
     # The image's NVIDIA_VISIBLE_DEVICES=all would otherwise hand over every GPU of the node.
-    assert c["env"] == [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "none"}]
+    assert c["env"] == [
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "NVIDIA_VISIBLE_DEVICES", "value": "none"},
+    ]
     assert "resources" not in c and "tolerations" not in doc["spec"]["template"]["spec"]
 
 

@@ -131,9 +131,7 @@ def test_apptainer_pulls_once_by_digest_then_runs_the_command(tmp_path: Path) ->
         [
             "apptainer",
             "exec",
-            "--nv",
-            "--pwd",
-            "/app",
+            "--nv",  # no --pwd: the program runs in the submit directory
             sif,
             "/app/.venv/bin/gpu-torch",
             "--seed",
@@ -166,7 +164,10 @@ def test_pyxis_names_the_registry_with_a_hash_and_writes_the_command(tmp_path: P
         [
             "srun",
             f"--container-image=registry.example:5000#team/gpu-torch@{DIGEST}",
-            "--container-workdir=/app",
+            # Home and the submit directory mounted, the latter the working one.
+            "--container-mount-home",
+            f"--container-mounts={tmp_path}:{tmp_path}",
+            f"--container-workdir={tmp_path}",
             "/app/.venv/bin/gpu-torch",
             "--seed",
             "1",
