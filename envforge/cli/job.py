@@ -149,14 +149,17 @@ def job(
         args=tuple(ctx.args) if ctx.args else None,
     )  # fmt: skip
     if is_project:
-        facts = model.project_facts(
-            Path(target),
-            build_options(
-                python=python, base_image=base_image, extra=extra, all_extras=all_extras,
-                group=group, cpu=cpu, cuda=cuda, package=package,
-            ),
-            ref,
+        build = build_options(
+            python=python, base_image=base_image, extra=extra, all_extras=all_extras,
+            group=group, cpu=cpu, cuda=cuda, package=package,
         )  # fmt: skip
+        if gpus is not None and not cpu:
+            from dataclasses import replace
+
+            # The job's nodes decide the variant (CPU or CUDA), not the login node it is
+            # written on: with --gpus N, planned as `envforge build` plans on a GPU host.
+            build = replace(build, host_gpu=gpus > 0)
+        facts = model.project_facts(Path(target), build, ref)
     else:
         facts = model.image_facts(target)
     spec = model.check_options(options, facts)

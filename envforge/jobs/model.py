@@ -197,6 +197,10 @@ def check_options(options: JobOptions, image: ImageFacts) -> JobSpec:
             f"--gpus 0: {image.subject} needs CUDA {image.needs.cuda}, and the job asks for no "
             "GPU, so it runs on the CPU only"
         )
+    if gpus and not image.needs.needs_cuda:
+        warnings.append(
+            f"--gpus {gpus}: {image.subject} needs no CUDA (a CPU image), so the GPUs go unused"
+        )
     return JobSpec(
         target=target,
         name=fields.job_name(options.name, "--name") if options.name else image.name,

@@ -195,3 +195,36 @@ def test_a_bad_ref_never_reaches_the_engine(local_image: list[str]) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("error: Invalid image reference 'x y' in --ref\n")
     assert local_image == []
+
+
+@pytest.mark.parametrize(("gpus", "host_gpu"), [(None, None), ("0", False), ("4", True)])
+def test_the_job_s_gpus_decide_the_variant_not_the_login_node(
+    monkeypatch: pytest.MonkeyPatch, gpus: str | None, host_gpu: bool | None
+) -> None:
+    """Written on a login node without a GPU, a job with --gpus N is planned for a GPU
+    host (a project with CPU and CUDA variants takes its CUDA one), --gpus 0 for none."""
+    from envforge.jobs import model
+
+    seen: list[Any] = []
+    real = model.project_facts
+
+    def project_facts(path: Path, options: Any, ref: str | None) -> model.ImageFacts:
+        seen.append(options.host_gpu)
+        return real(path, options, ref)
+
+    monkeypatch.setattr(model, "project_facts", project_facts)
+    flags = ("--gpus", gpus) if gpus is not None else ()
+    result = job(GPU_TORCH, "--target", "kubernetes", "--ref", REF, *flags)
+    assert result.exit_code == 0, result.output
+    assert seen == [host_gpu]
+
+
+def test_gpus_for_a_cpu_image_are_said_to_go_unused() -> None:
+    result = job(
+        str(EXAMPLES / "cpu-sklearn"), "--target", "kubernetes", "--ref", REF, "--gpus", "2"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "warning: --gpus 2: cpu-sklearn needs no CUDA (a CPU image), so the GPUs go unused\n"
+    )
+    assert "nvidia.com/gpu: 2" in result.stdout
