@@ -323,8 +323,6 @@ def _build_over_socket(
 ) -> str | None:
     """The build request over the engine's socket (socket_engine), read as build_with_buildkit
     reads docker-py's: the same lines, and the same errors."""
-    import http.client
-
     path = f"/v{engine.api_version}/build"
     image_id: str | None = None
     try:
@@ -334,7 +332,7 @@ def _build_over_socket(
     except EngineAnswerError as exc:
         failed = _failed_vertex(progress)
         raise BuildError(progress.step(failed), exc.explanation, progress.tail(failed)) from None
-    except (OSError, http.client.HTTPException) as exc:
+    except OSError as exc:
         failed = _failed_vertex(progress)
         # Before the engine said anything: it could not be reached; after: it went away.
         reason = DROPPED if progress.vertexes else short(exc)

@@ -9,7 +9,6 @@ the command asks (a pull, the smoke check, the classic builder): `docker_client`
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import socket
@@ -71,53 +70,87 @@ class SocketEngine:
         self, path: str, params: Mapping[str, str], body: IO[bytes], content_type: str
     ) -> Iterator[bytes]:
         """POST body to path and yield the answer's bytes as they come, with no read timeout
-        (a long, silent RUN step). EngineAnswerError for an error status; OSError and
-        http.client.HTTPException when the connection fails or drops."""
-        conn = _UnixConnection(self.path, connect_timeout())
-        try:
-            body.seek(0, 2)
-            size = body.tell()
-            body.seek(0)
-            conn.putrequest("POST", f"{path}?{urlencode(params)}", skip_accept_encoding=True)
-            for key, value in (
-                ("Content-Type", content_type),
-                ("Content-Length", str(size)),
-                ("User-Agent", "envforge"),
-            ):
-                conn.putheader(key, value)
-            conn.endheaders()
+        (a long, silent RUN step). EngineAnswerError for an error status; OSError when the
+        connection fails, or drops before the answer's end (chunked: its last chunk)."""
+        body.seek(0, 2)
+        size = body.tell()
+        body.seek(0)
+        head = (
+            f"POST {path}?{urlencode(params)} HTTP/1.1\r\nHost: docker\r\n"
+            f"User-Agent: envforge\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {size}\r\nConnection: close\r\n\r\n"
+        )
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(connect_timeout())
+            sock.connect(self.path)
+            sock.sendall(head.encode("ascii"))
             while chunk := body.read(_CHUNK):
-                conn.send(chunk)
-            if conn.sock is not None:
-                conn.sock.settimeout(None)
-            response = conn.getresponse()
-            if response.status >= 400:
-                raise EngineAnswerError(response.status, _explanation(response))
-            while data := response.read1(_CHUNK):
-                yield data
-        finally:
-            conn.close()
+                sock.sendall(chunk)
+            sock.settimeout(None)
+            answer = _Answer(sock)
+            status, headers = answer.head()
+            chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+            pieces = answer.chunks() if chunked else answer.until_close()
+            if status >= 400:
+                raise EngineAnswerError(status, _explanation(status, b"".join(pieces)))
+            yield from pieces
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
+class _Answer:
+    """An HTTP/1.1 answer read off a socket: the status and headers, then the body as its
+    chunks (Transfer-Encoding: chunked, as dockerd streams a build) or up to the close."""
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buffer = b""
+
+    def _fill(self) -> bool:
+        data = self._sock.recv(_CHUNK)
+        self._buffer += data
+        return bool(data)
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self._buffer:
+            if len(self._buffer) > _CHUNK or not self._fill():
+                raise ConnectionError("the engine's answer ended mid-line")
+        line, _, self._buffer = self._buffer.partition(b"\r\n")
+        return line
+
+    def head(self) -> tuple[int, dict[str, str]]:
+        status = self._line().split(None, 2)
+        if len(status) < 2 or not status[0].startswith(b"HTTP/") or not status[1].isdigit():
+            raise ConnectionError("the engine's answer is not HTTP")
+        headers: dict[str, str] = {}
+        while line := self._line():
+            key, _, value = line.decode("latin-1").partition(":")
+            headers[key.strip().lower()] = value.strip()
+        return int(status[1]), headers
+
+    def chunks(self) -> Iterator[bytes]:
+        while True:
+            size_text = self._line().split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise ConnectionError("the engine's answer has a broken chunk") from None
+            if size == 0:
+                return
+            while len(self._buffer) < size + 2:
+                if not self._fill():
+                    raise ConnectionError("the engine closed the connection mid-answer")
+            yield self._buffer[:size]
+            self._buffer = self._buffer[size + 2 :]
+
+    def until_close(self) -> Iterator[bytes]:
+        if self._buffer:
+            yield self._buffer
+            self._buffer = b""
+        while data := self._sock.recv(_CHUNK):
+            yield data
 
 
-def _explanation(response: http.client.HTTPResponse) -> str:
+def _explanation(status: int, raw: bytes) -> str:
     """The engine's own message ({"message": ...}), or the status with the body's start."""
-    raw = response.read(_CHUNK)
     try:
         message = json.loads(raw).get("message")
     except (ValueError, AttributeError, RecursionError):
@@ -125,7 +158,7 @@ def _explanation(response: http.client.HTTPResponse) -> str:
     if isinstance(message, str) and message.strip():
         return message.strip()
     text = raw.decode("utf-8", "replace").strip()
-    return f"{response.status} {response.reason}" + (f": {text[:200]}" if text else "")
+    return f"the engine answered {status}" + (f": {text[:200]}" if text else "")
 
 
 def connect_socket() -> SocketEngine | None:
