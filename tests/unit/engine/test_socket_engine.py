@@ -253,3 +253,30 @@ def test_the_smoke_check_gets_docker_py(fake_engine: FakeEngine) -> None:
         engine.docker_client(client)  # the fake answers no /_ping
     plain = object()
     assert engine.docker_client(plain) is plain
+
+
+def test_an_answer_that_is_not_http_fails_the_build(
+    fake_engine: FakeEngine, tmp_path: Path
+) -> None:
+    fake_engine.routes.update({
+        "GET /version": json_answer(VERSION),
+        "GET /images/base:1/json": json_answer({"Id": "sha256:base"}),
+        "POST /v1.41/build": lambda _: [b"garbage\r\n\r\n"],
+    })  # fmt: skip
+    with pytest.raises(BuildError) as caught:
+        _build(_dockerfile(tmp_path))
+    assert str(caught.value).endswith("the engine's answer is not HTTP")
+
+
+def test_a_broken_chunk_is_a_dropped_build(fake_engine: FakeEngine, tmp_path: Path) -> None:
+    started = vertex(digest="a", name="[1/2] FROM base:1", started=stamp(1))
+    line = json.dumps(trace(pb_field(1, started))).encode() + b"\r\n"
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    fake_engine.routes.update({
+        "GET /version": json_answer(VERSION),
+        "GET /images/base:1/json": json_answer({"Id": "sha256:base"}),
+        "POST /v1.41/build": lambda _: [head + b"%x\r\n%s\r\nzz\r\n" % (len(line), line)],
+    })  # fmt: skip
+    with pytest.raises(BuildError) as caught:
+        _build(_dockerfile(tmp_path))
+    assert "the engine closed the connection during the build" in str(caught.value)
