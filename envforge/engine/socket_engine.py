@@ -83,10 +83,10 @@ class SocketEngine:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(connect_timeout())
             sock.connect(self.path)
+            sock.settimeout(None)  # a large context the engine reads slowly, a silent step
             sock.sendall(head.encode("ascii"))
             while chunk := body.read(_CHUNK):
                 sock.sendall(chunk)
-            sock.settimeout(None)
             answer = _Answer(sock)
             status, headers = answer.head()
             chunked = "chunked" in headers.get("transfer-encoding", "").lower()
