@@ -48,10 +48,16 @@ _HOOK = (
 # Runs in the builder stage: the base Python's standard library compiled to bytecode, where
 # the backend (uv build) and uv's compile step in the project stage would otherwise compile
 # what they import on every code edit (~0.25 s). The project stage starts from this layer;
-# the image does not (its Python comes from the base image, not from here). Best effort: a
-# file it cannot compile or write leaves that one to be compiled as before.
+# the image does not (its Python comes from the base image, not from here). One process,
+# beside the runtime stage's install, which a cold build waits for (the other core stays
+# its), and not the packages no build backend imports (their files are most of the cost).
+# Best effort: a file it cannot compile or write is compiled as before, where it is used.
+_STDLIB_SKIPPED = (
+    "test|tests|idle_test|lib2to3|distutils|tkinter|idlelib|turtledemo|ensurepip|pydoc_data"
+    "|asyncio|encodings|xml|xmlrpc|wsgiref|unittest|sqlite3|curses|dbm|msilib|venv"
+)
 _STDLIB_COMPILE = (
-    "{ /opt/build-env/bin/python -m compileall -qq -j0 "
+    f"{{ /opt/build-env/bin/python -m compileall -qq -x '/({_STDLIB_SKIPPED})/' "
     '"$(/opt/build-env/bin/python -c \'import sysconfig; print(sysconfig.get_path("stdlib"))\')"'
     " || true; }"
 )
