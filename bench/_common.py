@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -84,9 +85,20 @@ def script_module(project: Path) -> Path:
     raise FileNotFoundError(f"{project.name}: no source file for {module}")
 
 
+# This run's own mark, in every edit: an edit the engine's build cache has seen (the same
+# edit of an earlier run, on the same engine) would rebuild nothing and time a cache hit.
+RUN_MARK = secrets.token_hex(8)
+
+
 def edit_code(root: Path, module: str, n: int) -> None:
     path = root / module
-    path.write_text(path.read_text() + f"\n# benchmark edit {n}\n")
+    path.write_text(path.read_text() + f"\n# benchmark edit {n} ({RUN_MARK})\n")
+
+
+def mark_pyproject(text: str) -> str:
+    """pyproject.toml with this run's mark in a comment: the lock stage's files are new to
+    the build cache, as after a real `uv add`, even when an earlier run built this lock."""
+    return text + f"\n# benchmark run {RUN_MARK}\n"
 
 
 def venv_size(client: docker.DockerClient, tag: str, path: str) -> int:

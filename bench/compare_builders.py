@@ -15,6 +15,8 @@ DOCKER_BUILDKIT=1 for uv's recipe, 0 for the course's):
   heavy lock   a heavy package moved to another release (`uv lock -P`): scikit-learn on
                cpu-sklearn, torch on gpu-torch (GBs of wheels); --skip-heavy-bump leaves it out
   image size   of the image the cold build made.
+Each edit, and each lock change's pyproject.toml, carries a mark of the run (a comment), so
+that a run never times a layer that an earlier run on the same engine left in the build cache.
 envforge's builds run with --no-check; its smoke check is timed apart, twice: `envforge build`
 with the check on an unchanged project, and `envforge verify`. Each scenario's failure is
 printed and recorded, and the others go on. Prints one table per project with issue 10's targets
@@ -46,9 +48,11 @@ from typing import Any
 import docker
 from _common import (
     REPO,
+    RUN_MARK,
     CommandFailed,
     copy_project,
     edit_code,
+    mark_pyproject,
     median,
     script_module,
     script_name,
@@ -72,9 +76,12 @@ NOTES = {
     "cold": "no layer cache (--no-cache); BuildKit recipes: the uv cache mount removed first",
     "unchanged": "rebuild with nothing changed",
     "unchanged_checked": "envforge build with its smoke check (the default), nothing changed",
-    "code_edit": "rebuild after a comment is appended to the console script's module",
-    "lock_small": "rebuild after `uv add` of one tiny pure-Python package",
-    "lock_heavy": "rebuild after `uv lock -P` moves the heavy package to another release",
+    "code_edit": "rebuild after a comment (with the run's mark) is appended to the console "
+    "script's module",
+    "lock_small": "rebuild after `uv add` of one tiny pure-Python package (pyproject.toml "
+    "marked with the run's mark)",
+    "lock_heavy": "rebuild after `uv lock -P` moves the heavy package to another release "
+    "(pyproject.toml marked likewise)",
     "verify": "envforge verify of the cold build's image (the check timed apart)",
     "image_bytes": "Size of the image the cold build made",
     "envforge": "the console script, start-up included, PYTHONDONTWRITEBYTECODE unset, --no-check",
@@ -261,7 +268,7 @@ def measure(
                 raise RuntimeError(f"no {key} lock change prepared")
             samples = []
             for state in states[key]:
-                (run.root / "pyproject.toml").write_text(state.pyproject)
+                (run.root / "pyproject.toml").write_text(mark_pyproject(state.pyproject))
                 (run.root / "uv.lock").write_text(state.lock)
                 samples.append(run.build())
             run.figures[f"{key}_changes"] = [s.label for s in states[key]]
@@ -319,6 +326,7 @@ def bench_project(project: Path, args: argparse.Namespace) -> None:
     report.update(
         project=project.name, date=date.isoformat(timespec="seconds"), host=host(),
         repeat=args.repeat, cold_prune=args.cold_prune, notes=NOTES, envforge_revision=revision(),
+        run_mark=RUN_MARK,
     )  # fmt: skip
     results: dict[str, Any] = report.setdefault("recipes", {})
     print(f"{project.name}: preparing the lock changes", flush=True)

@@ -135,7 +135,7 @@ class BuildStart:
 
     loaded: LoadedProject
     plan: Plan
-    client: Any  # docker.DockerClient
+    client: Any  # docker.DockerClient, or engine.socket_engine.SocketEngine
     freshness: str
     revision: str | None
     builder_reason: str  # why plan.builder: said before the build
@@ -159,7 +159,8 @@ def start_build(path: Path, options: BuildOptions, requested: BuilderChoice = "a
     with ThreadPoolExecutor(max_workers=2) as pool:
         fresh = pool.submit(check_lock_fresh, loaded.root, loaded.project, loaded.lock)
         revision = pool.submit(git_revision, loaded.root)
-        client = engine.connect()
+        # A BuildKit build on the engine's unix socket needs no docker-py (socket_engine).
+        client = (engine.connect_socket() if requested != "classic" else None) or engine.connect()
         builder, why = engine.choose_builder(client, requested)
         if builder != plan.builder:
             plan = make_plan(
@@ -188,6 +189,7 @@ def smoke_check(client: Any, image_id: str, plan: Plan) -> SmokeReport:
     from envforge.engine import client as engine
     from envforge.engine import smoke
 
+    client = engine.docker_client(client)
     command = smoke.image_command(engine.get_image(client, image_id).attrs)
     report = smoke.run_check(client, image_id, smoke.probe_spec(plan, command))
     return smoke.expect_failures(report, plan.scripts_needing)

@@ -39,15 +39,16 @@ class _BuildProgress:
 
 def context_files(root: Path, extra_files: Mapping[str, str]) -> list[str]:
     """The paths under root that the context holds, as the docker CLI picks them:
-    .dockerignore honoured, less those an extra file replaces."""
-    from docker.utils import build as dbuild
+    .dockerignore honoured (by docker-py's rules, without its import: engine.ignore), less
+    those an extra file replaces."""
+    from envforge.engine.ignore import context_paths
 
     exclude: list[str] = []
     ignore = root / ".dockerignore"
     if ignore.is_file():
         lines = (line.strip() for line in ignore.read_text("utf-8").splitlines())
         exclude = [line for line in lines if line and not line.startswith("#")]
-    files = sorted(dbuild.exclude_paths(str(root), exclude, dockerfile="Dockerfile"))
+    files = sorted(context_paths(str(root), exclude, dockerfile="Dockerfile"))
     return [f for f in files if f not in extra_files]
 
 
@@ -87,6 +88,9 @@ def build_image(
     import requests.exceptions
     import urllib3.exceptions
 
+    from envforge.engine.socket_engine import docker_client
+
+    client = docker_client(client)
     context = build_context(root, extra_files or {})
     progress = _BuildProgress()
     image_id: str | None = None
@@ -128,7 +132,12 @@ def build_image(
 
 def built_image(client: docker.DockerClient, image_id: str, tag: str) -> BuiltImage:
     """What either builder made, as the engine describes it."""
-    attrs = checked_attrs(get_image(client, image_id))
+    return described(image_id, tag, get_image(client, image_id))
+
+
+def described(image_id: str, tag: str, image: Any) -> BuiltImage:
+    """The image built, from what the engine said of it (anything with inspect `attrs`)."""
+    attrs = checked_attrs(image)
     size = attrs.get("Size", 0)
     return BuiltImage(id=image_id, tag=tag, size=size if isinstance(size, int) else 0)
 

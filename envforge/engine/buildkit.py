@@ -17,10 +17,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, TYPE_CHECKING, Any
 
-from envforge.engine.build import TAIL_LINES, BuiltImage, built_image, context_files
+from envforge.engine.build import TAIL_LINES, BuiltImage, built_image, context_files, described
 from envforge.engine.reasons import DROPPED, api_message, short
+from envforge.engine.socket_engine import EngineAnswerError, SocketEngine
 from envforge.engine.trace import Status, Vertex, decode_aux
 from envforge.errors import BuildError
 
@@ -250,12 +252,14 @@ def build_with_buildkit(
     """Build root/Dockerfile with BuildKit, printing a line as each step starts and ends."""
     import json
 
-    import docker.errors
-    import requests.exceptions
-    import urllib3.exceptions
-
     dockerfile = (root / "Dockerfile").read_text("utf-8", errors="replace")
-    for ref in pull_missing(client, image_references(dockerfile)):
+    refs = image_references(dockerfile)
+    if isinstance(client, SocketEngine):  # docker-py only for an image to pull
+        refs = [ref for ref in refs if client.image_attrs(ref) is None]
+        pulled = pull_missing(client.docker(), refs) if refs else []
+    else:
+        pulled = pull_missing(client, refs)
+    for ref in pulled:
         out(f"pulled    {ref}")
     progress = TraceProgress(out)
     image_id: str | None = None
@@ -268,6 +272,17 @@ def build_with_buildkit(
     }
     if nocache:
         params["nocache"] = "1"
+    if isinstance(client, SocketEngine):
+        with context_tar(root, extra_files) as context:
+            image_id = _build_over_socket(client, params, context, progress)
+        attrs = client.image_attrs(image_id) if image_id is not None else None
+        if image_id is not None and attrs is not None:
+            return described(image_id, tag, SimpleNamespace(attrs=attrs))
+        return _built(client.docker(), image_id, tag, progress)
+    import docker.errors
+    import requests.exceptions
+    import urllib3.exceptions
+
     api: Any = client.api
     with context_tar(root, extra_files) as context:
         try:
@@ -293,17 +308,47 @@ def build_with_buildkit(
         except urllib3.exceptions.HTTPError:
             failed = _failed_vertex(progress)
             raise BuildError(progress.step(failed), DROPPED, progress.tail(failed)) from None
+    return _built(client, image_id, tag, progress)
+
+
+def _built(client: Any, image_id: str | None, tag: str, progress: TraceProgress) -> BuiltImage:
     if image_id is None:
         failed = _failed_vertex(progress)
         raise BuildError(progress.step(failed), "the engine reported no image", [])
     return built_image(client, image_id, tag)
 
 
+def _build_over_socket(
+    engine: SocketEngine, params: Mapping[str, str], context: IO[bytes], progress: TraceProgress
+) -> str | None:
+    """The build request over the engine's socket (socket_engine), read as build_with_buildkit
+    reads docker-py's: the same lines, and the same errors."""
+    path = f"/v{engine.api_version}/build"
+    image_id: str | None = None
+    try:
+        stream = engine.post_stream(path, params, context, "application/x-tar")
+        for chunk in _lines(stream):
+            image_id = consume(chunk, progress) or image_id
+    except EngineAnswerError as exc:
+        failed = _failed_vertex(progress)
+        raise BuildError(progress.step(failed), exc.explanation, progress.tail(failed)) from None
+    except OSError as exc:
+        failed = _failed_vertex(progress)
+        # Before the engine said anything: it could not be reached; after: it went away.
+        reason = DROPPED if progress.vertexes else short(exc)
+        raise BuildError(progress.step(failed), reason, progress.tail(failed)) from None
+    return image_id
+
+
 def _chunks(api: Any, response: Any) -> Iterable[object]:
+    return _lines(api._stream_helper(response, decode=False))
+
+
+def _lines(stream: Iterable[object]) -> Iterable[object]:
     """The stream's JSON lines, joined across HTTP chunks; a line that is not JSON is
     skipped (None), not fatal."""
     pending = b""
-    for raw in api._stream_helper(response, decode=False):
+    for raw in stream:
         pending += raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
         *lines, pending = pending.split(b"\n")
         yield from (_json(line) for line in lines if line.strip())

@@ -2,9 +2,10 @@
 
 The work is done by topic: `connect` (where the engine is, how long to wait), `images`
 (describe an image, the Python it holds), `build` (the classic builder or
-BuildKit, as `builder` picks; its log streamed)
-and `run` (a container streamed to the terminal, or a probe captured and bounded by its
-timeout). Callers import this module, so that one name (`engine.run_captured`) is what a
+BuildKit, as `builder` picks; its log streamed),
+`run` (a container streamed to the terminal, or a probe captured and bounded by its
+timeout) and `socket_engine` (a BuildKit build over the engine's unix socket, without
+docker-py). Callers import this module, so that one name (`engine.run_captured`) is what a
 test replaces.
 """
 
@@ -15,6 +16,7 @@ from envforge.engine.builder import choose_builder
 from envforge.engine.connect import connect, connect_timeout, docker_host
 from envforge.engine.images import get_image, image_python, known_image_python
 from envforge.engine.run import RunSpec, run_captured, run_container
+from envforge.engine.socket_engine import connect_socket, docker_client
 
 __all__ = [
     "BuiltImage",
@@ -22,7 +24,9 @@ __all__ = [
     "build_image",
     "choose_builder",
     "connect",
+    "connect_socket",
     "connect_timeout",
+    "docker_client",
     "docker_host",
     "get_image",
     "image_python",

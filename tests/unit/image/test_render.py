@@ -9,7 +9,7 @@ import pytest
 
 from envforge.errors import InputError
 from envforge.image import ownership
-from envforge.image.options import BuildOptions
+from envforge.image.options import Builder, BuildOptions
 from envforge.image.render import render_dockerfile, render_dockerignore
 from tests.conftest import EXAMPLES, REPO
 from tests.unit.helpers import plan_for
@@ -91,6 +91,25 @@ def test_final_stage_carries_no_builder_tooling() -> None:
     assert "/opt/build-env" not in final
     # The dependency layer comes before the code layer.
     assert final.index("COPY --from=deps /app/.venv") < final.index("COPY --from=project")
+
+
+@pytest.mark.parametrize("builder", ["classic", "buildkit"])
+def test_the_builder_stage_compiles_the_base_pythons_stdlib(builder: Builder) -> None:
+    """Once, in the build backend's layer: the project stage then starts from compiled
+    bytecode on every code edit. Never where the image could carry it: not in the final
+    stage, nor into uv's managed Python (which the final stage copies)."""
+    options = BuildOptions(builder=builder)
+    text = render_dockerfile(plan_for(EXAMPLES / "cpu-sklearn", options))
+    deps, project = text.split("\nFROM deps AS project\n")
+    compile_line = next(line for line in deps.splitlines() if "compileall" in line)
+    assert compile_line.startswith(" && { /opt/build-env/bin/python -m compileall -qq -x ")
+    assert compile_line.endswith(" || true; }")  # best effort, and only for itself
+    assert "compileall" not in project
+    managed = render_dockerfile(
+        plan_for(EXAMPLES / "gpu-torch", BuildOptions(cuda="12.4", builder=builder))
+    )
+    assert "uv python install" in managed
+    assert "compileall" not in managed
 
 
 def test_values_are_quoted_for_the_dockerfile() -> None:

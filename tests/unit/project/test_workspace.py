@@ -213,7 +213,7 @@ def test_the_roots_own_build_requires_join_the_build_env(tmp_path: Path) -> None
     )
     plan = plan_mcp(root)
     assert plan.root_build_requires == ("uv-dynamic-versioning",)
-    assert "bin/python hatchling uv-dynamic-versioning\n" in render_dockerfile(plan)
+    assert "bin/python hatchling uv-dynamic-versioning \\\n" in render_dockerfile(plan)
 
 
 def test_the_root_is_built_only_when_the_selection_installs_it(tmp_path: Path) -> None:
