@@ -85,11 +85,15 @@ def _reason(exc: BaseException, timeout: float | None = None) -> str:
 _MAX_ANSWER = 4 * 1024 * 1024  # an image's inspect data is a few kB
 
 
-def get_json_over_socket(path: str) -> Any:
+def get_json_over_socket(path: str, *, hang_is_error: bool = False) -> Any:
     """The JSON of a 200 answer to GET path from the engine at a unix DOCKER_HOST (or the
     default socket), asked without docker-py, whose import alone is ~0.25 s of a start-up;
     None for any other answer, another kind of DOCKER_HOST, or no engine. HTTP/1.0, so the
-    engine answers without chunks and closes the connection."""
+    engine answers without chunks and closes the connection.
+
+    hang_is_error: an engine that accepts and then says nothing within connect_timeout() is
+    DockerUnavailableError, not None, so that the caller does not wait for it a second time
+    through docker-py."""
     import json
     import socket
 
@@ -113,6 +117,15 @@ def get_json_over_socket(path: str) -> Any:
                 size += len(chunk)
                 if size > _MAX_ANSWER:
                     return None
+    except TimeoutError:
+        if hang_is_error:
+            where = host + (
+                " (DOCKER_HOST)" if os.environ.get("DOCKER_HOST") else " (the default socket)"
+            )
+            raise DockerUnavailableError(
+                where, _reason(TimeoutError("timed out"), timeout)
+            ) from None
+        return None
     except (OSError, UnicodeError):
         return None
     head, _, body = b"".join(chunks).partition(b"\r\n\r\n")

@@ -172,7 +172,7 @@ def connect_socket() -> SocketEngine | None:
         connect_timeout()
     except InputError:
         return None  # connect() reports the bad setting
-    answer = get_json_over_socket("/version")
+    answer = get_json_over_socket("/version", hang_is_error=True)
     if not isinstance(answer, Mapping) or not _API.fullmatch(str(answer.get("ApiVersion"))):
         return None
     return SocketEngine(path=host.removeprefix("unix://"), answer=answer)

@@ -134,6 +134,27 @@ def test_no_engine_on_the_socket_is_none() -> None:
     assert engine.connect_socket() is None  # the isolated host: a socket that does not exist
 
 
+def test_an_engine_that_accepts_and_never_answers_is_waited_for_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not None (which would send build on to docker-py's connect and its own wait): the
+    one error, after one connect timeout."""
+    path = tmp_path / "docker.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)  # accepted by the kernel, never read or answered
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+    monkeypatch.setenv("ENVFORGE_DOCKER_TIMEOUT", "0.2")
+    try:
+        with pytest.raises(DockerUnavailableError) as caught:
+            engine.connect_socket()
+    finally:
+        server.close()
+    assert (
+        caught.value.reason == "no answer within 0.2 s (set ENVFORGE_DOCKER_TIMEOUT to wait longer)"
+    )
+
+
 def test_another_kind_of_docker_host_is_left_to_docker_py(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:1")
     assert engine.connect_socket() is None
