@@ -179,17 +179,16 @@ def digest_reference(ref: str, repo_digests: object) -> str | None:
     digests = (
         [d for d in repo_digests if isinstance(d, str)] if isinstance(repo_digests, list) else []
     )
-    name = ref.rsplit(":", 1)[0] if ":" in ref.rsplit("/", 1)[-1] else ref
-    same = [d for d in digests if d.split("@", 1)[0] == name]
-    found = same or digests
-    return found[0] if found else None
+    from envforge import validate
+
+    return validate.repo_digest_for(ref, digests)
 
 
 def _untagged(ref: str) -> str:
     """host/name:tag@sha256:... -> host/name@sha256:... (the form RepoDigests holds)."""
-    name, _, digest = ref.partition("@")
-    path, slash, last = name.rpartition("/")
-    return f"{path}{slash}{last.split(':', 1)[0]}@{digest}"
+    from envforge import validate
+
+    return f"{validate.repository(ref)}@{ref.partition('@')[2]}"
 
 
 def _labels(image_attrs: Mapping[str, Any]) -> ImageLabels:

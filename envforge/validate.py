@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from typing import Any, NoReturn, TypeVar
 
 from packaging.utils import canonicalize_name
@@ -165,6 +166,22 @@ def registry_host(ref: str) -> str:
     """The registry of a reference that push_ref or digest_ref accepted ("docker.io" when
     it names none)."""
     return _domain(ref) or "docker.io"
+
+
+def repository(ref: str) -> str:
+    """A reference without its tag or digest: registry.example:5000/team/app."""
+    name = ref.split("@", 1)[0]
+    head, sep, last = name.rpartition("/")
+    return f"{head}{sep}{last.split(':', 1)[0]}"
+
+
+def repo_digest_for(ref: str, repo_digests: Sequence[str]) -> str | None:
+    """The RepoDigests entry that pins ref: the one of ref's repository when the image has
+    one there, else its first; None for an image never pushed or pulled."""
+    name = repository(ref)
+    same = [d for d in repo_digests if d.split("@", 1)[0] == name]
+    found = same or list(repo_digests)
+    return found[0] if found else None
 
 
 def registry_mirror(value: object, where: str, file: str | None = None) -> str:

@@ -246,24 +246,14 @@ def pinned_ref(given: str, repo_digests: Sequence[str] = ()) -> tuple[str, bool]
         return given, True
     digests = [validate.image_ref(d, "the image's RepoDigests") for d in repo_digests]
     digests = [d for d in digests if _DIGEST_SUFFIX.search(d)]
-    if not digests:
-        return given, False
-    repository = _repository(given)
-    same = [d for d in digests if d.split("@", 1)[0] == repository]
-    return (same or digests)[0], True
-
-
-def _repository(ref: str) -> str:
-    """The reference without its tag or digest: registry.example:5000/team/app."""
-    name = ref.split("@", 1)[0]
-    head, sep, last = name.rpartition("/")
-    return f"{head}{sep}{last.split(':', 1)[0]}"
+    pinned = validate.repo_digest_for(given, digests)
+    return (pinned, True) if pinned is not None else (given, False)
 
 
 def default_name(text: str) -> str:
     """A job name from a project name or an image's repository: its last path part,
     lowercase, with anything but letters, digits and '-' turned into '-'."""
-    last = _repository(text).rsplit("/", 1)[-1].lower()
+    last = validate.repository(text).rsplit("/", 1)[-1].lower()
     name = _NAME_JUNK.sub("-", last).strip("-")[:63].rstrip("-")
     return name or "job"
 
