@@ -63,6 +63,22 @@ _STDLIB_COMPILE = (
 )
 
 
+# envforge's bytecode compiler (compile_bytecode.py beside this module): the Dockerfile writes
+# it, line for line, into a stage of its own (the deps stage for the classic builder) and runs
+# it with the image's Python after each install of the environment. uv's own compile step
+# compiles every file, packages' test suites included (60% of numpy's, scipy's and pandas'),
+# in every RUN again, the files an earlier layer compiled too.
+_COMPILER = Path(__file__).with_name("compile_bytecode.py")
+_COMPILER_IN_STAGE = "/compile-bytecode.py"
+_COMPILER_MOUNTED = "/tmp/envforge-compile-bytecode.py"  # under /tmp, like every mount target
+_COMPILER_IN_DEPS = "/opt/envforge-compile-bytecode.py"  # classic: the deps stage only
+
+
+@cache
+def _compiler_lines() -> tuple[str, ...]:
+    return tuple(_sh(line) for line in _COMPILER.read_text(encoding="utf-8").splitlines())
+
+
 class Quoted(str):
     """A value that went through one of the filters below: safe where the template puts it."""
 
@@ -210,7 +226,12 @@ _LOCK_DIR = "/tmp/envforge-project"
 
 
 def _mounts(
-    plan: Plan, *, uv: bool = True, project_files: bool = False, lock_stage: bool = False
+    plan: Plan,
+    *,
+    uv: bool = True,
+    project_files: bool = False,
+    lock_stage: bool = False,
+    compiler: bool = False,
 ) -> Quoted:
     """The --mount flags a BuildKit RUN starts with, one a line; "" for the classic builder.
     Only envforge's own paths: the project's files by their fixed names."""
@@ -231,6 +252,10 @@ def _mounts(
         mounts += [f"--mount=type=bind,source={n},target={APP_DIR}/{n}" for n in names]
     if lock_stage:  # read-write: what uv writes there is dropped with the mount
         mounts.append(f"--mount=type=bind,from=lock,target={_LOCK_DIR},rw")
+    if compiler and plan.compile_bytecode:
+        mounts.append(
+            f"--mount=type=bind,from=bytecode,source={_COMPILER_IN_STAGE},target={_COMPILER_MOUNTED}"
+        )
     return Quoted("".join(f"{m} \\\n    " for m in mounts))
 
 
@@ -241,14 +266,14 @@ def _hook_run(where: str, plan: Plan, mounts: str = "") -> Quoted:
         f"RUN {mounts}cd {_sh(where)} && /opt/build-env/bin/python -c {_sh(_HOOK)} {_sh(backend)} "
         "/tmp/build-requires.txt \\\n"
         " && if [ -s /tmp/build-requires.txt ]; then cat /tmp/build-requires.txt && uv pip install "
-        "--quiet --python /opt/build-env/bin/python -r /tmp/build-requires.txt; fi"
+        f"--quiet {'--compile-bytecode ' if plan.compile_bytecode else ''}"
+        "--python /opt/build-env/bin/python -r /tmp/build-requires.txt; fi"
     )
 
 
 def _uv_settings(plan: Plan) -> list[str]:
     """How BuildKit's uv runs, wherever it runs: the deps stage's ENV, the runtime's ARGs."""
     return [
-        f"UV_COMPILE_BYTECODE={1 if plan.compile_bytecode else 0}",
         "UV_LINK_MODE=copy",
         f"UV_CACHE_DIR={_UV_CACHE}",
         "UV_PYTHON_DOWNLOADS=never",
@@ -266,6 +291,15 @@ def _uv_args(plan: Plan) -> Quoted:
     if plan.ca_bundle:
         env.append(f"SSL_CERT_FILE={_CA_TARGET}")
     return Quoted("".join(f"ARG {e}\n" for e in env))
+
+
+def _compile_run(plan: Plan) -> Quoted:
+    """The words that end an install of the environment: " && <its bytecode>", or "" when
+    [tool.envforge] compile-bytecode is false."""
+    if not plan.compile_bytecode:
+        return Quoted("")
+    script = _COMPILER_MOUNTED if plan.builder == "buildkit" else _COMPILER_IN_DEPS
+    return Quoted(f" \\\n && {VENV}/bin/python {script}")
 
 
 def _readable(path: str) -> Quoted:
@@ -300,7 +334,15 @@ def _context(plan: Plan) -> dict[str, object]:
         "heavy_groups": _heavy_groups(plan),
         "readable": _readable,
         "heavy_mb": plan.project.envforge.heavy_wheel_mb,
-        "runtime_sync_mounts": _mounts(plan, lock_stage=True),
+        "runtime_sync_mounts": _mounts(plan, lock_stage=True, compiler=True),
+        "heavy_mounts": _mounts(plan, compiler=True),
+        "compiler_lines": _compiler_lines(),
+        "compiler_path": Quoted(
+            _COMPILER_IN_STAGE if plan.builder == "buildkit" else _COMPILER_IN_DEPS
+        ),
+        "compile_env": _compile_run(plan),
+        # uv compiles what is not the environment: the build backend's and the project's files.
+        "compile_flag": Quoted("--compile-bytecode " if plan.compile_bytecode else ""),
         "lock_dir": _LOCK_DIR,
         "plan": plan,
         "venv": VENV,
@@ -323,7 +365,7 @@ def _context(plan: Plan) -> dict[str, object]:
         "hook_project": _hook_run(src_dir, plan, _mounts(plan)),
         "uv_mounts": _mounts(plan),
         "stdlib_compile": Quoted(_STDLIB_COMPILE),
-        "sync_mounts": _mounts(plan, project_files=True),
+        "sync_mounts": _mounts(plan, project_files=True, compiler=True),
         "ca_mount": _mounts(plan, uv=False),
         "ca_target": _CA_TARGET,
         "src_dir": src_dir,

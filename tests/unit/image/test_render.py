@@ -118,12 +118,27 @@ def test_values_are_quoted_for_the_dockerfile() -> None:
     assert 'ENTRYPOINT ["/app/.venv/bin/python", "/app/main.py", "--serve"]' in text
 
 
-def test_bytecode_compilation_follows_the_setting(example_copy) -> None:
+@pytest.mark.parametrize("builder", ["classic", "buildkit"])
+def test_bytecode_compilation_follows_the_setting(example_copy, builder: Builder) -> None:
+    """On: envforge's compiler after each install of the environment, uv's own step for the
+    build backend and the project. Off: neither, and no stage for the compiler."""
     root = example_copy("cpu-sklearn")
-    assert "UV_COMPILE_BYTECODE=1 " in render_dockerfile(plan_for(root))
+    options = BuildOptions(builder=builder)
+    text = render_dockerfile(plan_for(root, options))
+    assert "UV_COMPILE_BYTECODE" not in text  # no install compiles unless asked to
+    runs = [line for line in text.splitlines() if "compile-bytecode.py" in line]
+    script = (
+        "/tmp/envforge-compile-bytecode.py"
+        if builder == "buildkit"
+        else "/opt/envforge-compile-bytecode.py"
+    )
+    installs = 2 if builder == "buildkit" else 1  # heavy packages, then the rest; classic: one sync
+    assert runs.count(f" && /app/.venv/bin/python {script} \\") == installs
+    assert text.count("uv pip install --quiet --compile-bytecode ") == 2  # backend, project
     pyproject = root / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + "\n[tool.envforge]\ncompile-bytecode = false\n")
-    assert "UV_COMPILE_BYTECODE=0 " in render_dockerfile(plan_for(root))
+    text = render_dockerfile(plan_for(root, options))
+    assert "compile-bytecode" not in text and "AS bytecode" not in text
 
 
 def test_a_value_the_dockerfile_cannot_hold_is_refused_at_render() -> None:

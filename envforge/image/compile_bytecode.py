@@ -1,0 +1,83 @@
+"""Bytecode for the environment uv installed: python compile_bytecode.py [DIR ...], by
+default the site-packages of the Python that runs it. Envforge writes this file into the
+Dockerfile and never imports it. Compiles each .py file whose .pyc is missing or stale,
+largest first, in one forked worker per CPU, but not under folders named test or tests
+(test suites, which programs do not import). Best effort, like the compile step of uv: a
+file that does not compile is left to Python. Standard library only, Python 3.7 or newer."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import py_compile
+import sys
+import sysconfig
+import warnings
+
+SKIPPED = {"test", "tests", "__pycache__"}
+
+
+def is_fresh(path: str, stat: os.stat_result) -> bool:
+    """Whether the .pyc beside path was compiled from this source (magic, mtime, size)."""
+    try:
+        with open(importlib.util.cache_from_source(path), "rb") as cached:
+            head = cached.read(16)
+    except (OSError, ValueError):
+        return False
+    if len(head) < 16 or head[:4] != importlib.util.MAGIC_NUMBER:
+        return False
+    if int.from_bytes(head[4:8], "little") & 1:  # hash-based: Python checks it itself
+        return True
+    mtime = int.from_bytes(head[8:12], "little")
+    size = int.from_bytes(head[12:16], "little")
+    return mtime == int(stat.st_mtime) & 0xFFFFFFFF and size == stat.st_size & 0xFFFFFFFF
+
+
+def stale_sources(roots: list[str]) -> list[tuple[int, str]]:
+    """(size, path) of each source under roots that needs compiling."""
+    found = []
+    for root in roots:
+        for top, dirs, files in os.walk(root):
+            dirs[:] = [name for name in dirs if name not in SKIPPED]
+            for name in files:
+                path = os.path.join(top, name)
+                if not name.endswith(".py"):
+                    continue
+                try:
+                    stat = os.stat(path)
+                except OSError:
+                    continue
+                if not is_fresh(path, stat):
+                    found.append((stat.st_size, path))
+    return sorted(found, reverse=True)
+
+
+def compile_each(paths: list[str]) -> None:
+    warnings.simplefilter("ignore")  # SyntaxWarnings in packages: the uv step hides them too
+    for path in paths:
+        # A syntax error or an unreadable file: Python meets it at import, as without this.
+        with contextlib.suppress(Exception):
+            py_compile.compile(path, doraise=True)
+
+
+def main(argv: list[str]) -> int:
+    roots = argv or sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
+    paths = [path for _, path in stale_sources(roots)]
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = max(1, min(cpus or 1, len(paths))) if hasattr(os, "fork") else 1
+    children = []
+    for index in range(1, workers):
+        pid = os.fork()
+        if pid == 0:
+            compile_each(paths[index::workers])
+            os._exit(0)
+        children.append(pid)
+    compile_each(paths[0::workers])
+    for pid in children:
+        os.waitpid(pid, 0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
