@@ -1,9 +1,11 @@
 """Bytecode for the environment uv installed: python compile_bytecode.py [DIR ...], by
 default the site-packages of the Python that runs it. Envforge writes this file into the
 Dockerfile and never imports it. Compiles each .py file whose .pyc is missing or stale,
-largest first, in one forked worker per CPU, but not under folders named test or tests
-(test suites, which programs do not import). Best effort, like the compile step of uv: a
-file that does not compile is left to Python. Standard library only, Python 3.7 or newer."""
+largest first, in one forked worker per CPU (at most 8), but not under folders named test
+or tests (test suites, which programs seldom import). Best effort, like the compile step of
+uv: a file that does not compile, or a worker that cannot start, is left to Python.
+Standard library only, Python 3.7 or newer. The Dockerfile holds this file without its
+docstring and comment lines, so that editing them rebuilds no image's environment."""
 
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ import sysconfig
 import warnings
 
 SKIPPED = {"test", "tests", "__pycache__"}
+MAX_WORKERS = 8
 
 
 def is_fresh(path: str, stat: os.stat_result) -> bool:
-    """Whether the .pyc beside path was compiled from this source (magic, mtime, size)."""
+    """Whether the .pyc beside path was compiled from this source: its magic, and the mtime
+    and size of the source, or for a hash-based .pyc (SOURCE_DATE_EPOCH) the source hash."""
     try:
         with open(importlib.util.cache_from_source(path), "rb") as cached:
             head = cached.read(16)
@@ -27,8 +31,12 @@ def is_fresh(path: str, stat: os.stat_result) -> bool:
         return False
     if len(head) < 16 or head[:4] != importlib.util.MAGIC_NUMBER:
         return False
-    if int.from_bytes(head[4:8], "little") & 1:  # hash-based: Python checks it itself
-        return True
+    if int.from_bytes(head[4:8], "little") & 1:
+        try:
+            with open(path, "rb") as source:
+                return head[8:16] == importlib.util.source_hash(source.read())
+        except OSError:
+            return False
     mtime = int.from_bytes(head[8:12], "little")
     size = int.from_bytes(head[12:16], "little")
     return mtime == int(stat.st_mtime) & 0xFFFFFFFF and size == stat.st_size & 0xFFFFFFFF
@@ -62,18 +70,25 @@ def compile_each(paths: list[str]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    roots = argv or sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
+    found = argv or [sysconfig.get_path("purelib"), sysconfig.get_path("platlib")]
+    roots = sorted({os.path.realpath(root) for root in found})  # lib64 -> lib: one walk
     paths = [path for _, path in stale_sources(roots)]
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    workers = max(1, min(cpus or 1, len(paths))) if hasattr(os, "fork") else 1
+    workers = max(1, min(cpus or 1, MAX_WORKERS, len(paths))) if hasattr(os, "fork") else 1
     children = []
+    mine = list(range(workers))  # the shares this process compiles itself
     for index in range(1, workers):
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # a pids limit, no memory: this process takes the share
+            continue
         if pid == 0:
             compile_each(paths[index::workers])
             os._exit(0)
         children.append(pid)
-    compile_each(paths[0::workers])
+        mine.remove(index)
+    for index in mine:
+        compile_each(paths[index::workers])
     for pid in children:
         os.waitpid(pid, 0)
     return 0

@@ -33,8 +33,8 @@ def bytecode_decision(compile_bytecode: bool) -> Decision:
             "the environment is read-only at run time, so .pyc files written at build are the "
             "only ones Python gets: each start skips compiling what it imports. After each "
             "install, in parallel, only what that install added, and not packages' own test "
-            "suites (folders test/tests: no program imports them; on numpy, scipy and pandas "
-            "60% of the files); set [tool.envforge] compile-bytecode = false for a faster "
+            "suites (folders test/tests, which programs seldom import: 60% of the files of "
+            "numpy, scipy and pandas); set [tool.envforge] compile-bytecode = false for a faster "
             "build and a smaller image",
         )
     return Decision(

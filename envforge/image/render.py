@@ -75,8 +75,19 @@ _COMPILER_IN_DEPS = "/opt/envforge-compile-bytecode.py"  # classic: the deps sta
 
 
 @cache
+def compiler_source() -> str:
+    """The compiler as the Dockerfile holds it: without its docstring and comment lines, so
+    that a release that edits only those rebuilds no image's environment (the file is part
+    of the cache key of each install RUN)."""
+    text = _COMPILER.read_text(encoding="utf-8")
+    body = text[text.index('"""', 3) + 3 :].lstrip("\n")
+    lines = [line for line in body.splitlines() if not line.lstrip().startswith("#")]
+    return "\n".join(lines) + "\n"
+
+
+@cache
 def _compiler_lines() -> tuple[str, ...]:
-    return tuple(_sh(line) for line in _COMPILER.read_text(encoding="utf-8").splitlines())
+    return tuple(_sh(line) for line in compiler_source().splitlines())
 
 
 class Quoted(str):
@@ -274,6 +285,10 @@ def _hook_run(where: str, plan: Plan, mounts: str = "") -> Quoted:
 def _uv_settings(plan: Plan) -> list[str]:
     """How BuildKit's uv runs, wherever it runs: the deps stage's ENV, the runtime's ARGs."""
     return [
+        # Pinned off: an ENV of the base image or the project's [tool.uv] compile-bytecode
+        # would have uv compile every file again (envforge's compiler does the environment;
+        # --compile-bytecode where uv should compile).
+        "UV_COMPILE_BYTECODE=0",
         "UV_LINK_MODE=copy",
         f"UV_CACHE_DIR={_UV_CACHE}",
         "UV_PYTHON_DOWNLOADS=never",

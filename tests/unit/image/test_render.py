@@ -125,8 +125,13 @@ def test_bytecode_compilation_follows_the_setting(example_copy, builder: Builder
     root = example_copy("cpu-sklearn")
     options = BuildOptions(builder=builder)
     text = render_dockerfile(plan_for(root, options))
-    assert "UV_COMPILE_BYTECODE" not in text  # no install compiles unless asked to
+    # Pinned off, whatever the base image or [tool.uv] says: uv compiles only when asked to.
+    assert "UV_COMPILE_BYTECODE=0" in text and "UV_COMPILE_BYTECODE=1" not in text
     runs = [line for line in text.splitlines() if "compile-bytecode.py" in line]
+    if builder == "buildkit":  # each RUN that runs the compiler mounts it
+        for run in text.split("\nRUN ")[1:]:
+            if "/tmp/envforge-compile-bytecode.py \\" in run:
+                assert "--mount=type=bind,from=bytecode,source=/compile-bytecode.py," in run
     script = (
         "/tmp/envforge-compile-bytecode.py"
         if builder == "buildkit"
@@ -138,7 +143,8 @@ def test_bytecode_compilation_follows_the_setting(example_copy, builder: Builder
     pyproject = root / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + "\n[tool.envforge]\ncompile-bytecode = false\n")
     text = render_dockerfile(plan_for(root, options))
-    assert "compile-bytecode" not in text and "AS bytecode" not in text
+    assert "--compile-bytecode" not in text and "AS bytecode" not in text
+    assert "compile-bytecode.py" not in text and "UV_COMPILE_BYTECODE=0" in text
 
 
 def test_a_value_the_dockerfile_cannot_hold_is_refused_at_render() -> None:
