@@ -49,9 +49,9 @@ def stale_sources(roots: list[str]) -> list[tuple[int, str]]:
         for top, dirs, files in os.walk(root):
             dirs[:] = [name for name in dirs if name not in SKIPPED]
             for name in files:
-                path = os.path.join(top, name)
                 if not name.endswith(".py"):
                     continue
+                path = os.path.join(top, name)
                 try:
                     stat = os.stat(path)
                 except OSError:

@@ -264,9 +264,8 @@ def _mounts(
     if lock_stage:  # read-write: what uv writes there is dropped with the mount
         mounts.append(f"--mount=type=bind,from=lock,target={_LOCK_DIR},rw")
     if compiler and plan.compile_bytecode:
-        mounts.append(
-            f"--mount=type=bind,from=bytecode,source={_COMPILER_IN_STAGE},target={_COMPILER_MOUNTED}"
-        )
+        source, target = _compiler_paths(plan)
+        mounts.append(f"--mount=type=bind,from=bytecode,source={source},target={target}")
     return Quoted("".join(f"{m} \\\n    " for m in mounts))
 
 
@@ -277,8 +276,8 @@ def _hook_run(where: str, plan: Plan, mounts: str = "") -> Quoted:
         f"RUN {mounts}cd {_sh(where)} && /opt/build-env/bin/python -c {_sh(_HOOK)} {_sh(backend)} "
         "/tmp/build-requires.txt \\\n"
         " && if [ -s /tmp/build-requires.txt ]; then cat /tmp/build-requires.txt && uv pip install "
-        f"--quiet {'--compile-bytecode ' if plan.compile_bytecode else ''}"
-        "--python /opt/build-env/bin/python -r /tmp/build-requires.txt; fi"
+        f"--quiet {_uv_compile_flag(plan)}--python /opt/build-env/bin/python "
+        "-r /tmp/build-requires.txt; fi"
     )
 
 
@@ -308,13 +307,26 @@ def _uv_args(plan: Plan) -> Quoted:
     return Quoted("".join(f"ARG {e}\n" for e in env))
 
 
+def _uv_compile_flag(plan: Plan) -> Quoted:
+    """uv compiles what is not the environment: the build backend's and the project's files."""
+    return Quoted("--compile-bytecode " if plan.compile_bytecode else "")
+
+
+def _compiler_paths(plan: Plan) -> tuple[str, str]:
+    """Where the Dockerfile writes the compiler, and where the RUNs that install the
+    environment find it: BuildKit bind-mounts it from its stage, the classic builder's deps
+    stage runs it where it was written."""
+    if plan.builder == "buildkit":
+        return _COMPILER_IN_STAGE, _COMPILER_MOUNTED
+    return _COMPILER_IN_DEPS, _COMPILER_IN_DEPS
+
+
 def _compile_run(plan: Plan) -> Quoted:
     """The words that end an install of the environment: " && <its bytecode>", or "" when
     [tool.envforge] compile-bytecode is false."""
     if not plan.compile_bytecode:
         return Quoted("")
-    script = _COMPILER_MOUNTED if plan.builder == "buildkit" else _COMPILER_IN_DEPS
-    return Quoted(f" \\\n && {VENV}/bin/python {script}")
+    return Quoted(f" \\\n && {VENV}/bin/python {_compiler_paths(plan)[1]}")
 
 
 def _readable(path: str) -> Quoted:
@@ -352,12 +364,9 @@ def _context(plan: Plan) -> dict[str, object]:
         "runtime_sync_mounts": _mounts(plan, lock_stage=True, compiler=True),
         "heavy_mounts": _mounts(plan, compiler=True),
         "compiler_lines": _compiler_lines(),
-        "compiler_path": Quoted(
-            _COMPILER_IN_STAGE if plan.builder == "buildkit" else _COMPILER_IN_DEPS
-        ),
+        "compiler_path": Quoted(_compiler_paths(plan)[0]),
         "compile_env": _compile_run(plan),
-        # uv compiles what is not the environment: the build backend's and the project's files.
-        "compile_flag": Quoted("--compile-bytecode " if plan.compile_bytecode else ""),
+        "compile_flag": _uv_compile_flag(plan),
         "lock_dir": _LOCK_DIR,
         "plan": plan,
         "venv": VENV,

@@ -14,7 +14,7 @@ import pytest
 
 from envforge.image.options import Builder, BuildOptions
 from envforge.image.render import compiler_source, render_dockerfile
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, REPO
 from tests.unit.helpers import plan_for
 
 
@@ -196,7 +196,7 @@ def test_without_a_folder_it_compiles_the_running_pythons_site_packages(
 
 
 def test_the_dockerfile_copy_is_the_module_without_docstring_and_comments() -> None:
-    source = (Path(__file__).parents[3] / "envforge/image/compile_bytecode.py").read_text()
+    source = (REPO / "envforge/image/compile_bytecode.py").read_text()
     code = [line for line in source.splitlines() if line and not line.lstrip().startswith("#")]
     shipped = compiler_source()
     assert '"""Bytecode for' not in shipped and "\n#" not in shipped
