@@ -18,6 +18,7 @@ from envforge.cli.options import (
     ExtraOpt,
     GroupOpt,
     MirrorOpt,
+    NetworkOpt,
     PackageOpt,
     PathArg,
     PythonOpt,
@@ -26,6 +27,7 @@ from envforge.cli.options import (
     UvSourceOpt,
     build_options,
     builder_choice,
+    network_choice,
     read_ca,
 )
 
@@ -58,6 +60,7 @@ def build(
     python_source: PythonSourceOpt = None,
     package: PackageOpt = None,
     builder: BuilderOpt = "auto",
+    network: NetworkOpt = "host",
 ) -> None:
     """Build the image through the Docker engine, with the build log streamed live.
 
@@ -66,6 +69,7 @@ def build(
     starts (its packages import, its console scripts load) unless --no-check.
     """
     from envforge.engine import client as engine
+    from envforge.engine.network import WHY
     from envforge.image.outputs import classify, write_outputs
     from envforge.image.plan import CA_IN_CONTEXT
     from envforge.pipeline import build_args, rendered, smoke_check, start_build
@@ -77,6 +81,7 @@ def build(
         group=group, ca_bundle=ca_bundle, cpu=cpu, cuda=cuda, python_source=python_source,
         package=package,
     )  # fmt: skip
+    build_network = network_choice(network)
     start = start_build(path, options, builder_choice(builder))
     loaded, the_plan = start.loaded, start.plan
     if start.freshness.startswith(UNCHECKED):
@@ -98,6 +103,7 @@ def build(
         )
 
     out(f"builder   {the_plan.builder} ({start.builder_reason})")
+    out(f"network   {build_network} ({WHY[build_network]})")
     extra_files = {CA_IN_CONTEXT: read_ca(ca_bundle)} if ca_bundle is not None else {}
     built = engine.build_image(
         start.client,
@@ -107,6 +113,7 @@ def build(
         extra_files=extra_files,
         nocache=no_cache,
         builder=the_plan.builder,
+        network=build_network,
         out=lambda line: print(line, flush=True),
     )
     out(f"built     {built.tag}")

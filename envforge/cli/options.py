@@ -13,6 +13,7 @@ import typer
 
 if TYPE_CHECKING:
     from envforge.engine.builder import BuilderChoice
+    from envforge.engine.network import BuildNetwork
     from envforge.image.plan import BuildOptions
 
 PathArg = Annotated[
@@ -91,6 +92,29 @@ BuilderOpt = Annotated[
         "decides the Dockerfile's syntax too (BuildKit's RUN --mount, or the classic one).",
     ),
 ]
+
+
+NetworkOpt = Annotated[
+    str,
+    typer.Option(
+        "--network",
+        envvar="ENVFORGE_BUILD_NETWORK",
+        help="The network the build's RUN steps share: 'host' (the default: this machine's, "
+        "as uv sync has it here; each RUN starts ~0.15 s sooner than in a sandbox of its own) "
+        "or 'bridge' (the engine's default network: the build does not see this machine's "
+        "local ports). The image is the same either way.",
+    ),
+]
+
+
+def network_choice(value: str) -> BuildNetwork:
+    """--network checked: host or bridge."""
+    from envforge import validate
+    from envforge.engine.network import BUILD_NETWORKS
+
+    return validate.one_of(
+        value, BUILD_NETWORKS, "build network", "--network / ENVFORGE_BUILD_NETWORK"
+    )
 
 
 def builder_choice(value: str) -> BuilderChoice:

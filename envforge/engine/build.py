@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 from envforge.engine.builder import Builder
 from envforge.engine.images import checked_attrs, get_image
+from envforge.engine.network import BuildNetwork, networkmode
 from envforge.engine.reasons import DROPPED, api_message, short
 from envforge.errors import BuildError
 
@@ -73,16 +74,17 @@ def build_image(
     extra_files: Mapping[str, str] | None = None,
     nocache: bool = False,
     builder: Builder = "classic",
+    network: BuildNetwork = "bridge",
 ) -> BuiltImage:
     """Build root/Dockerfile, handing each log line to `out` as it comes (the CLI prints it):
     with BuildKit (envforge.engine.buildkit), else through the classic request, which
-    Podman answers with buildah."""
+    Podman answers with buildah; the RUN steps on `network` (envforge.engine.network)."""
     if builder == "buildkit":
         from envforge.engine.buildkit import build_with_buildkit
 
         return build_with_buildkit(
             client, root, tag, out=out, buildargs=dict(buildargs or {}),
-            extra_files=dict(extra_files or {}), nocache=nocache,
+            extra_files=dict(extra_files or {}), nocache=nocache, network=network,
         )  # fmt: skip
     import docker.errors
     import requests.exceptions
@@ -104,6 +106,7 @@ def build_image(
             pull=False,
             nocache=nocache,
             buildargs=dict(buildargs or {}),
+            network_mode=networkmode(network).get("networkmode"),
             decode=True,
             timeout=None,  # the log of a long, silent RUN step: no read timeout
         )

@@ -16,11 +16,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, TYPE_CHECKING, Any
 
 from envforge.engine.build import TAIL_LINES, BuiltImage, built_image, context_files, described
+from envforge.engine.network import REFUSED, BuildNetwork, host_refused, networkmode
 from envforge.engine.reasons import DROPPED, api_message, short
 from envforge.engine.socket_engine import EngineAnswerError, SocketEngine
 from envforge.engine.trace import Status, Vertex, decode_aux
@@ -248,8 +250,11 @@ def build_with_buildkit(
     buildargs: Mapping[str, str],
     extra_files: Mapping[str, str],
     nocache: bool,
+    network: BuildNetwork = "host",
 ) -> BuiltImage:
-    """Build root/Dockerfile with BuildKit, printing a line as each step starts and ends."""
+    """Build root/Dockerfile with BuildKit, printing a line as each step starts and ends;
+    its RUN steps on `network` (envforge.engine.network), on the bridge where the engine
+    refuses the host's."""
     import json
 
     dockerfile = (root / "Dockerfile").read_text("utf-8", errors="replace")
@@ -262,53 +267,76 @@ def build_with_buildkit(
     for ref in pulled:
         out(f"pulled    {ref}")
     progress = TraceProgress(out)
-    image_id: str | None = None
     params: dict[str, Any] = {
         "version": "2",
         "t": tag,
         "rm": "1",
         "forcerm": "1",
         "buildargs": json.dumps(dict(buildargs)),
+        **networkmode(network),
     }
     if nocache:
         params["nocache"] = "1"
+    send: Callable[[Mapping[str, str], IO[bytes], TraceProgress], str | None] = (
+        partial(_build_over_socket, client) if isinstance(client, SocketEngine)
+        else partial(_build_over_docker_py, client.api)
+    )  # fmt: skip
+    with context_tar(root, extra_files) as context:
+        try:
+            image_id = send(params, context, progress)
+        except BuildError as exc:
+            # Refused before any step ran (an error status, or an error line on an engine
+            # that streams it): the same build on the bridge.
+            if progress.vertexes or not _refused(params, exc.reason):
+                raise
+            out(f"network   {REFUSED}")
+            context.seek(0)
+            progress = TraceProgress(out)
+            bridge = {k: v for k, v in params.items() if k != "networkmode"}
+            image_id = send(bridge, context, progress)
     if isinstance(client, SocketEngine):
-        with context_tar(root, extra_files) as context:
-            image_id = _build_over_socket(client, params, context, progress)
         attrs = client.image_attrs(image_id) if image_id is not None else None
         if image_id is not None and attrs is not None:
             return described(image_id, tag, SimpleNamespace(attrs=attrs))
         return _built(client.docker(), image_id, tag, progress)
+    return _built(client, image_id, tag, progress)
+
+
+def _refused(params: Mapping[str, str], explanation: str) -> bool:
+    return params.get("networkmode") == "host" and host_refused(explanation)
+
+
+def _build_over_docker_py(
+    api: Any, params: Mapping[str, str], context: IO[bytes], progress: TraceProgress
+) -> str | None:
+    """The build request through docker-py's low-level client (no `version` argument)."""
     import docker.errors
     import requests.exceptions
     import urllib3.exceptions
 
-    api: Any = client.api
-    with context_tar(root, extra_files) as context:
-        try:
-            response = api.post(
-                api._url("/build"),
-                params=params,
-                data=context,
-                headers={"Content-Type": "application/x-tar"},
-                stream=True,
-                timeout=None,  # a long, silent RUN step: no read timeout
-            )
-            api._raise_for_status(response)
-            for chunk in _chunks(api, response):
-                image_id = consume(chunk, progress) or image_id
-        except docker.errors.APIError as exc:
-            failed = _failed_vertex(progress)
-            raise BuildError(
-                progress.step(failed), api_message(exc), progress.tail(failed)
-            ) from None
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            failed = _failed_vertex(progress)
-            raise BuildError(progress.step(failed), short(exc), progress.tail(failed)) from None
-        except urllib3.exceptions.HTTPError:
-            failed = _failed_vertex(progress)
-            raise BuildError(progress.step(failed), DROPPED, progress.tail(failed)) from None
-    return _built(client, image_id, tag, progress)
+    image_id: str | None = None
+    try:
+        response = api.post(
+            api._url("/build"),
+            params=params,
+            data=context,
+            headers={"Content-Type": "application/x-tar"},
+            stream=True,
+            timeout=None,  # a long, silent RUN step: no read timeout
+        )
+        api._raise_for_status(response)
+        for chunk in _chunks(api, response):
+            image_id = consume(chunk, progress) or image_id
+    except docker.errors.APIError as exc:
+        failed = _failed_vertex(progress)
+        raise BuildError(progress.step(failed), api_message(exc), progress.tail(failed)) from None
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        failed = _failed_vertex(progress)
+        raise BuildError(progress.step(failed), short(exc), progress.tail(failed)) from None
+    except urllib3.exceptions.HTTPError:
+        failed = _failed_vertex(progress)
+        raise BuildError(progress.step(failed), DROPPED, progress.tail(failed)) from None
+    return image_id
 
 
 def _built(client: Any, image_id: str | None, tag: str, progress: TraceProgress) -> BuiltImage:

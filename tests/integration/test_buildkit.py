@@ -12,8 +12,10 @@ from tests.integration.conftest import Lab, envforge
 KNOWN_LINE = "cpu-sklearn accuracy=0.9040 seed=0 samples=2000"
 
 
-def _build(lab: Lab, root: Path, tag: str, builder: str) -> str:
-    done = envforge("build", str(root), "--tag", tag, "--builder", builder, env=lab.cli_env())
+def _build(lab: Lab, root: Path, tag: str, builder: str, *args: str) -> str:
+    done = envforge(
+        "build", str(root), "--tag", tag, "--builder", builder, *args, env=lab.cli_env()
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     return done.stdout
 
@@ -27,6 +29,8 @@ def test_buildkit_builds_the_same_image_as_classic(
     try:
         output = _build(lab, root, kit, "buildkit").splitlines()
         assert "builder   buildkit (--builder buildkit)" in output
+        network = output[output.index("builder   buildkit (--builder buildkit)") + 1]
+        assert network.startswith("network   host (each RUN starts without a network sandbox")
         # The BuildKit Dockerfile's sync, in the runtime stage, its mounts shown as one word:
         # `[stage-5 4/6] RUN --mount=... cd /tmp/envforge-project  && uv sync ...`.
         synced = [line for line in output if line.startswith("[stage-") and "uv sync" in line]
@@ -36,7 +40,11 @@ def test_buildkit_builds_the_same_image_as_classic(
         assert "check     imports cpu_sklearn ok" in output
         done = envforge("run", kit, "--no-tty", env=lab.cli_env())
         assert (done.returncode, done.stdout.strip()) == (0, KNOWN_LINE), done.stderr
-        _build(lab, root, classic, "classic")
+        # The classic builder on the engine's bridge: the same image either way.
+        output = _build(lab, root, classic, "classic", "--network", "bridge").splitlines()
+        assert "network   bridge (--network bridge: each RUN in a network sandbox of its own)" in (
+            output
+        )
         kit_labels = docker_client.images.get(kit).labels
         assert kit_labels == docker_client.images.get(classic).labels
         assert kit_labels["org.opencontainers.image.title"] == "cpu-sklearn"
