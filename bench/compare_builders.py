@@ -21,7 +21,8 @@ envforge's builds run with --no-check; its smoke check is timed apart, twice: `e
 with the check on an unchanged project, and `envforge verify`. Each scenario's failure is
 printed and recorded, and the others go on. Prints one table per project with issue 10's targets
 on the same lines, and writes bench/results/builders-<project>-<date>.json after each recipe
-(--resume keeps today's recipes that measured without error). Removes the images it made; the
+(-<date>T<HHMM>.json when today's file exists; --resume adds to today's file, keeping its
+recipes that measured without error). Removes the images it made; the
 build-cache records that appeared while a recipe ran go too when its image is over 2 GB
 (--prune-cache yes|no|auto): they may be other builds' on the same engine, and cpu-sklearn's
 are small enough to leave. The 1-minute load average is recorded beside each figure.
@@ -320,6 +321,8 @@ def revision() -> str:
 def bench_project(project: Path, args: argparse.Namespace) -> None:
     date = dt.datetime.now(dt.UTC)
     out = args.results / f"builders-{project.name}-{date.date().isoformat()}.json"
+    if not args.resume and out.exists():  # another run of today's: kept, this one beside it
+        out = out.with_name(f"builders-{project.name}-{date:%Y-%m-%dT%H%M}.json")
     report: dict[str, Any] = {}
     if args.resume and out.is_file():
         report = json.loads(out.read_text())
