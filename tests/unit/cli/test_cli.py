@@ -233,3 +233,64 @@ def test_every_command_reports_its_errors_through_the_handler() -> None:
     ]  # fmt: skip
     for callback in callbacks:
         assert callback.__code__ is handled(lambda: None).__code__, callback
+
+
+def _console(
+    *args: str, cwd: Path | None = None, full: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`envforge ARGS` as the console script runs it (envforge.cli.main), or (full) as the
+    group of every command runs it."""
+    code = (
+        "import sys; from envforge.cli import app; sys.argv[0] = 'envforge'; app(prog_name='envforge')"
+        if full
+        else "import sys; from envforge.cli import main; sys.argv[0] = 'envforge'; main()"
+    )
+    env = {**os.environ, "COLUMNS": "100", "TERM": "dumb"}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=cwd
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("build", "--help"),
+        ("run", "--help"),
+        ("job", "--help"),
+        ("build", "--network", "none"),
+        ("plan", "--no-such-option"),
+        ("plan", "no-such-folder"),
+        ("doctor", "--json", "--image"),
+    ],
+)
+def test_the_console_script_builds_one_command_and_says_what_the_full_group_says(
+    args: tuple[str, ...], tmp_path: Path
+) -> None:
+    """main() makes only the command it runs: the same help, errors and exit codes as `app`."""
+    console, full = _console(*args, cwd=tmp_path), _console(*args, cwd=tmp_path, full=True)
+    assert (console.returncode, console.stdout, console.stderr) == (
+        full.returncode,
+        full.stdout,
+        full.stderr,
+    )
+    assert console.stdout or console.stderr
+
+
+def test_the_console_script_imports_only_the_command_it_runs() -> None:
+    code = (
+        "import atexit, sys; atexit.register(lambda: print(sorted(m for m in sys.modules "
+        "if m.startswith('envforge.cli.')), file=sys.stderr)); sys.argv = ['envforge', "
+        "'build', '--help']; from envforge.cli import main; main()"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1] == str(
+        [
+            "envforge.cli.build",
+            "envforge.cli.console",
+            "envforge.cli.handler",
+            "envforge.cli.options",
+        ]
+    )
+    # Anything else, --help included, is the full group.
+    assert "dockerize" in _console("--help").stdout and _console("bogus").returncode == 2
