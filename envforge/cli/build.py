@@ -60,7 +60,7 @@ def build(
     python_source: PythonSourceOpt = None,
     package: PackageOpt = None,
     builder: BuilderOpt = "auto",
-    network: NetworkOpt = "host",
+    network: NetworkOpt = "bridge",
 ) -> None:
     """Build the image through the Docker engine, with the build log streamed live.
 

@@ -250,7 +250,7 @@ def build_with_buildkit(
     buildargs: Mapping[str, str],
     extra_files: Mapping[str, str],
     nocache: bool,
-    network: BuildNetwork = "host",
+    network: BuildNetwork = "bridge",
 ) -> BuiltImage:
     """Build root/Dockerfile with BuildKit, printing a line as each step starts and ends;
     its RUN steps on `network` (envforge.engine.network), on the bridge where the engine

@@ -85,12 +85,31 @@ class SocketEngine:
             sock.connect(self.path)
             sock.settimeout(None)  # a large context the engine reads slowly, a silent step
             sock.sendall(head.encode("ascii"))
-            while chunk := body.read(_CHUNK):
-                sock.sendall(chunk)
+            unsent: OSError | None = None
+            try:
+                while chunk := body.read(_CHUNK):
+                    sock.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                # dockerd may refuse a build before it reads the context (an entitlement, a
+                # bad parameter): it answers, then closes on the rest of a large body.
+                unsent = exc
             answer = _Answer(sock)
-            status, headers = answer.head()
+            try:
+                status, headers = answer.head()
+            except OSError:
+                if unsent is not None:
+                    raise unsent from None
+                raise
             chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-            pieces = answer.chunks() if chunked else answer.until_close()
+            length = headers.get("content-length", "")
+            if chunked:
+                pieces = answer.chunks()
+            elif length.isdigit():
+                # Read to its length, not to the close: a peer that closes with part of our
+                # body unread makes the socket's last read ECONNRESET, not the end.
+                pieces = answer.exactly(int(length))
+            else:
+                pieces = answer.until_close()
             if status >= 400:
                 raise EngineAnswerError(status, _explanation(status, b"".join(pieces)))
             yield from pieces
@@ -140,6 +159,13 @@ class _Answer:
                     raise ConnectionError("the engine closed the connection mid-answer")
             yield self._buffer[:size]
             self._buffer = self._buffer[size + 2 :]
+
+    def exactly(self, size: int) -> Iterator[bytes]:
+        while len(self._buffer) < size:
+            if not self._fill():
+                raise ConnectionError("the engine closed the connection mid-answer")
+        yield self._buffer[:size]
+        self._buffer = self._buffer[size:]
 
     def until_close(self) -> Iterator[bytes]:
         if self._buffer:

@@ -15,8 +15,9 @@
 # named, since recommends are not installed and the CNI plugins would be taken),
 # docker-registry (Debian's distribution 2.8, the registry that
 # tests/integration/test_push.py pushes to), apache2-utils (its htpasswd),
-# and skopeo (which reads the docker-archive that `envforge save` writes, as
-# Apptainer does: tests/integration/test_save.py).
+# skopeo (which reads the docker-archive that `envforge save` writes, as
+# Apptainer does: tests/integration/test_save.py), and iproute2 (its ip makes the
+# bridge of the second dockerd in tests/integration/test_network_refusal.py).
 #
 # Idempotent: images already present are reused; the finished root file
 # systems and uv binaries are cached under $LAB_CACHE so that a run after the
@@ -123,6 +124,8 @@ command -v podman >/dev/null 2>&1 || missing+=(podman netavark aardvark-dns)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+# ip: the bridge of the second dockerd that tests/integration/test_network_refusal.py starts.
+command -v ip >/dev/null 2>&1 || [[ -x /usr/sbin/ip || -x /sbin/ip ]] || missing+=(iproute2)
 if ((${#missing[@]})); then
     # A background "apt-get install docker.io" may hold the dpkg lock:
     # DPkg::Lock::Timeout waits for it.

@@ -4,6 +4,7 @@ the same build sent again on the bridge when the engine refuses the host's netwo
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def _engine(fake: FakeEngine, first: Any) -> None:
 
 
 def _build(root: Path, network: Any, lines: list[str]) -> engine.BuiltImage:
-    (root / "Dockerfile").write_text("FROM base:1\nRUN true\n")
+    (root / "Dockerfile").write_text("FROM base:1\nRUN true\nCOPY . /src\n")
     client = engine.connect_socket()
     assert isinstance(client, socket_engine.SocketEngine)
     return engine.build_image(
@@ -94,6 +95,22 @@ def test_a_refused_host_network_builds_again_on_the_bridge(
     first, second = _posts(fake_engine)
     assert _query(first)["networkmode"] == "host" and "networkmode" not in _query(second)
     assert second.body == first.body and len(second.body) > 0  # the same context, sent again
+    assert lines == [f"network   {REFUSED}"]
+
+
+def test_a_refusal_answered_before_a_large_context_is_read_builds_again_on_the_bridge(
+    fake_engine: FakeEngine,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """dockerd refuses before its frontend reads the context, and closes on the rest of it:
+    the answer is read after the broken pipe, not taken for a dropped connection."""
+    (tmp_path / "data.bin").write_bytes(os.urandom(8 << 20))  # more than the socket buffers
+    _engine(fake_engine, json_answer({"message": REFUSAL}, "500 Internal Server Error"))
+    fake_engine.unread.append("POST /v1.41/build")
+    lines: list[str] = []
+    assert _build(tmp_path, "host", lines).id == "sha256:ab"
+    first, second = _posts(fake_engine)
+    assert first.body == b"" and len(second.body) > 8 << 20
     assert lines == [f"network   {REFUSED}"]
 
 
@@ -159,3 +176,38 @@ def test_the_classic_request_names_the_network(tmp_path: Path) -> None:
     for network in ("host", "bridge"):
         engine.build_image(Client(), tmp_path, "t:1", out=lambda _: None, network=network)  # type: ignore[arg-type]
     assert asked == ["host", None]
+
+
+def test_through_docker_py_a_refused_host_network_builds_again_on_the_bridge(
+    tmp_path: Path,
+) -> None:
+    """A DOCKER_HOST that is not a unix socket (tcp, ssh): docker-py's request, the same retry."""
+    import docker.errors
+    import requests
+
+    from tests.unit.engine.test_buildkit import _fake_client
+
+    asked: dict[str, Any] = {}
+    client = _fake_client(lambda: iter([BUILT]), asked)
+    sent: list[dict[str, Any]] = []
+    post = client.api.post
+
+    def refusing(url: str, **kwargs: Any) -> Any:
+        sent.append({**kwargs["params"], "body": kwargs["data"].read()})
+        kwargs["data"].seek(0)
+        if len(sent) == 1:
+            answer = requests.Response()
+            answer.status_code = 500
+            raise docker.errors.APIError("500 Server Error", answer, explanation=REFUSAL)
+        return post(url, **kwargs)
+
+    client.api.post = refusing
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+    lines: list[str] = []
+    built = engine.build_image(
+        client, tmp_path, "t:1", out=lines.append, buildargs={}, builder="buildkit",
+        network="host",
+    )  # fmt: skip
+    assert built.id == "sha256:ab" and lines == [f"network   {REFUSED}"]
+    assert [s.get("networkmode") for s in sent] == ["host", None]
+    assert sent[0]["body"] == sent[1]["body"] != b""

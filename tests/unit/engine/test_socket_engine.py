@@ -41,9 +41,12 @@ class FakeEngine:
     path: Path
     routes: dict[str, Callable[[Request], Iterable[bytes]]] = field(default_factory=dict)
     seen: list[Request] = field(default_factory=list)
+    # Routes whose next request is answered after its head alone, as dockerd answers a build
+    # it refuses: the body is not read, and the connection closed after the answer.
+    unread: list[str] = field(default_factory=list)
 
 
-def _read_request(conn: socket.socket) -> Request:
+def _read_request(conn: socket.socket, unread: list[str] | None = None) -> Request:
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)
@@ -55,6 +58,10 @@ def _read_request(conn: socket.socket) -> Request:
     method, target, _ = lines[0].split(" ", 2)
     headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
     size = int(headers.get("content-length", "0"))
+    route = f"{method} {target.split('?')[0]}"
+    if unread and route in unread:
+        unread.remove(route)
+        return Request(method, target, headers, b"")
     while len(body) < size:
         chunk = conn.recv(65536)
         if not chunk:
@@ -79,7 +86,7 @@ def fake_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fak
             except OSError:
                 return
             with conn:
-                request = _read_request(conn)
+                request = _read_request(conn, fake.unread)
                 fake.seen.append(request)
                 route = f"{request.method} {request.target.split('?')[0]}"
                 answer = fake.routes.get(route, lambda _: [b"HTTP/1.0 404 Not Found\r\n\r\n{}"])
@@ -98,7 +105,9 @@ def fake_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fak
 def json_answer(body: object, status: str = "200 OK") -> Callable[[Request], list[bytes]]:
     data = json.dumps(body).encode()
     return lambda _: [
-        f"HTTP/1.0 {status}\r\nContent-Type: application/json\r\n\r\n".encode() + data
+        f"HTTP/1.0 {status}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n".encode()
+        + data
     ]
 
 
@@ -301,3 +310,18 @@ def test_a_broken_chunk_is_a_dropped_build(fake_engine: FakeEngine, tmp_path: Pa
     with pytest.raises(BuildError) as caught:
         _build(_dockerfile(tmp_path))
     assert "the engine closed the connection during the build" in str(caught.value)
+
+
+def test_an_error_answer_without_a_length_is_read_to_the_close(
+    fake_engine: FakeEngine, tmp_path: Path
+) -> None:
+    fake_engine.routes.update({
+        "GET /version": json_answer(VERSION),
+        "GET /images/base:1/json": json_answer({"Id": "sha256:base"}),
+        "POST /v1.41/build": lambda _: [
+            b"HTTP/1.0 500 Error\r\n\r\n", b'{"message": "no ', b'length"}'
+        ],
+    })  # fmt: skip
+    with pytest.raises(BuildError) as caught:
+        _build(_dockerfile(tmp_path))
+    assert caught.value.reason == "no length"
