@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,17 @@ def test_the_context_is_a_gnu_tar_of_the_classic_files(tmp_path: Path) -> None:
     with tarfile.open(fileobj=build.build_context(root, extra)) as classic:
         assert names == sorted(classic.getnames())
     assert ".venv/junk" not in names and "src/pkg/__init__.py" in names
+
+
+def test_the_same_files_give_the_same_context(tmp_path: Path) -> None:
+    """Byte for byte, the CA included: BuildKit then finds its copy of the context cached."""
+    root = _project(tmp_path)
+    extra = {".envforge/ca-bundle.crt": "PEM\n"}
+    first = buildkit.context_tar(root, extra).read()
+    time.sleep(1.1)  # a CA stamped with the time of the build would differ now
+    assert buildkit.context_tar(root, extra).read() == first
+    (root / "src" / "pkg" / "__init__.py").write_text("changed = True\n")
+    assert buildkit.context_tar(root, extra).read() != first
 
 
 # -- the images pulled first ---------------------------------------------------------------
