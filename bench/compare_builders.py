@@ -26,6 +26,8 @@ recipes that measured without error). Removes the images it made; the
 build-cache records that appeared while a recipe ran go too when its image is over 2 GB
 (--prune-cache yes|no|auto): they may be other builds' on the same engine, and cpu-sklearn's
 are small enough to leave. The 1-minute load average is recorded beside each figure.
+envforge builds on the network ENVFORGE_BUILD_NETWORK names (default: the bridge, as the
+other recipes), recorded as envforge_network.
 """
 
 from __future__ import annotations
@@ -329,7 +331,7 @@ def bench_project(project: Path, args: argparse.Namespace) -> None:
     report.update(
         project=project.name, date=date.isoformat(timespec="seconds"), host=host(),
         repeat=args.repeat, cold_prune=args.cold_prune, notes=NOTES, envforge_revision=revision(),
-        run_mark=RUN_MARK,
+        run_mark=RUN_MARK, envforge_network=os.environ.get("ENVFORGE_BUILD_NETWORK") or "bridge",
     )  # fmt: skip
     results: dict[str, Any] = report.setdefault("recipes", {})
     print(f"{project.name}: preparing the lock changes", flush=True)
