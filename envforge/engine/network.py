@@ -5,8 +5,9 @@ pair, an address): ~0.15 s of every RUN on Docker 20.10 here, a sixth of a rebui
 code edit. `--network host` skips it, at a price: the RUNs (the project's build backend,
 any sdist in the lock, as root with the container's capabilities) then share the network
 namespace of the engine's host, and reach what listens on its loopback (a dockerd on
-127.0.0.1:2375 is root on that host), its raw sockets and, on a cloud VM, the instance's
-metadata service with no extra hop. Docker gates it for that reason: an engine may refuse it
+127.0.0.1:2375 is root on that host), its raw sockets and, on a cloud VM, the metadata
+service without the NAT hop that AWS's IMDSv2 hop limit of 1 stops. Docker gates it for that
+reason: an engine may refuse it
 (daemon.json `builder.entitlements.network-host: false`); BuildKit says so before any step
 runs, and the build is sent again on the bridge. The classic builder and Podman have no such
 gate. A RUN's network is part of BuildKit's cache key: a build on the other network reruns

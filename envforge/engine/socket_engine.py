@@ -70,8 +70,10 @@ class SocketEngine:
         self, path: str, params: Mapping[str, str], body: IO[bytes], content_type: str
     ) -> Iterator[bytes]:
         """POST body to path and yield the answer's bytes as they come, with no read timeout
-        (a long, silent RUN step). EngineAnswerError for an error status; OSError when the
-        connection fails, or drops before the answer's end (chunked: its last chunk)."""
+        (a long, silent RUN step). EngineAnswerError for an error status, also when it came
+        before the engine read all of body; OSError when the connection fails, drops before
+        the answer's end (chunked: its last chunk; else its Content-Length, or the close),
+        or took only part of body."""
         body.seek(0, 2)
         size = body.tell()
         body.seek(0)
@@ -96,15 +98,15 @@ class SocketEngine:
             answer = _Answer(sock)
             try:
                 status, headers = answer.head()
-            except OSError:
+            except OSError as exc:
                 if unsent is not None:
-                    raise unsent from None
+                    raise unsent from exc
                 raise
             chunked = "chunked" in headers.get("transfer-encoding", "").lower()
             length = headers.get("content-length", "")
             if chunked:
                 pieces = answer.chunks()
-            elif length.isdigit():
+            elif length.isascii() and length.isdigit():
                 # Read to its length, not to the close: a peer that closes with part of our
                 # body unread makes the socket's last read ECONNRESET, not the end.
                 pieces = answer.exactly(int(length))
@@ -113,6 +115,8 @@ class SocketEngine:
             if status >= 400:
                 raise EngineAnswerError(status, _explanation(status, b"".join(pieces)))
             yield from pieces
+            if unsent is not None:  # a success on part of the body is no success
+                raise unsent
 
 
 class _Answer:

@@ -28,18 +28,28 @@ from envforge.engine.network import REFUSED
 from tests.integration.conftest import LAB_PYTHON, Lab
 
 BRIDGE = "efrefuse0"
-ADDRESS = "172.31.251.1/24"
+# Outside Docker's default address pools (172.17-31.0.0/16, 192.168.0.0/16).
+ADDRESS = "10.255.251.1/24"
 START_S = 30
 
 
 def _tools() -> tuple[str, str]:
     dockerd, ip = shutil.which("dockerd"), shutil.which("ip")
     if dockerd is None or ip is None or os.geteuid() != 0:
+        # CI runs as root (.ci/run); elsewhere this module needs it too.
         message = "a second dockerd needs dockerd, iproute2's ip and root"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
     return dockerd, ip
+
+
+def _die_with_this_process() -> None:
+    """The dockerd's parent-death signal: a test run that is killed leaves no dockerd behind."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @pytest.fixture(scope="module")
@@ -51,23 +61,26 @@ def refusing_engine(lab: Lab) -> Iterator[str]:
     (home / "daemon.json").write_text(
         json.dumps({"builder": {"entitlements": {"network-host": False}}})
     )
-    subprocess.run([ip, "link", "delete", BRIDGE], capture_output=True)  # an earlier run's
-    for step in (["add", BRIDGE, "type", "bridge"], ["set", BRIDGE, "up"]):
-        subprocess.run([ip, "link", *step], check=True)
-    subprocess.run([ip, "addr", "add", ADDRESS, "dev", BRIDGE], check=True)
     host = f"unix://{home / 'docker.sock'}"
-    log = (home / "dockerd.log").open("wb")
-    daemon = subprocess.Popen(
-        [
-            dockerd, "--config-file", str(home / "daemon.json"), "--data-root",
-            str(home / "root"), "--exec-root", str(home / "exec"), "--pidfile",
-            str(home / "dockerd.pid"), "-H", host, "-b", BRIDGE, "--iptables=false",
-            "--ip-masq=false",
-        ],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
     env = {**os.environ, "DOCKER_HOST": host}
+    daemon: subprocess.Popen[bytes] | None = None
+    log = (home / "dockerd.log").open("wb")
     try:
+        subprocess.run([ip, "link", "delete", BRIDGE], capture_output=True)  # an earlier run's
+        for step in (["link", "add", BRIDGE, "type", "bridge"], ["link", "set", BRIDGE, "up"]):
+            subprocess.run([ip, *step], check=True)
+        subprocess.run([ip, "addr", "add", ADDRESS, "dev", BRIDGE], check=True)
+        daemon = subprocess.Popen(
+            [
+                dockerd, "--config-file", str(home / "daemon.json"), "--data-root",
+                str(home / "root"), "--exec-root", str(home / "exec"), "--pidfile",
+                str(home / "dockerd.pid"), "-H", host, "-b", BRIDGE, "--iptables=false",
+                "--ip-masq=false", "--containerd-namespace", "ef-refuse",
+                "--containerd-plugins-namespace", "ef-refuse-plugins",
+            ],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_this_process,
+        )  # fmt: skip
         deadline = time.monotonic() + START_S
         while subprocess.run(["docker", "version"], env=env, capture_output=True).returncode:
             assert daemon.poll() is None, (home / "dockerd.log").read_text()[-3000:]
@@ -80,15 +93,20 @@ def refusing_engine(lab: Lab) -> Iterator[str]:
         assert save.wait() == 0 and loaded.returncode == 0, loaded.stderr[-2000:]
         yield host
     finally:
-        daemon.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            daemon.wait(timeout=30)
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
+        if daemon is not None:
+            daemon.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                daemon.wait(timeout=30)
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait()
         log.close()
         subprocess.run([ip, "link", "delete", BRIDGE], capture_output=True)
+        mounted = [
+            line for line in Path("/proc/mounts").read_text().splitlines() if str(home) in line
+        ]
         shutil.rmtree(home, ignore_errors=True)
+        assert not mounted, f"the second dockerd left mounts behind: {mounted}"
 
 
 def test_a_refused_host_network_builds_on_the_bridge_and_says_so(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import tarfile
 import threading
@@ -325,3 +326,19 @@ def test_an_error_answer_without_a_length_is_read_to_the_close(
     with pytest.raises(BuildError) as caught:
         _build(_dockerfile(tmp_path))
     assert caught.value.reason == "no length"
+
+
+def test_a_success_on_part_of_the_context_is_a_failure(
+    fake_engine: FakeEngine, tmp_path: Path
+) -> None:
+    """An engine that answers 200 without reading the context, then closes: the build's
+    answer is not taken for a build of that context."""
+    (tmp_path / "data.bin").write_bytes(os.urandom(8 << 20))
+    fake_engine.routes.update({
+        "GET /version": json_answer(VERSION),
+        "GET /images/base:1/json": json_answer({"Id": "sha256:base"}),
+        "POST /v1.41/build": chunked([b'{"id": "moby.image.id", "aux": {"ID": "sha256:ab"}}\n']),
+    })  # fmt: skip
+    fake_engine.unread.append("POST /v1.41/build")
+    with pytest.raises(BuildError):
+        _build(_dockerfile(tmp_path))
