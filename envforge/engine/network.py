@@ -7,11 +7,10 @@ any sdist in the lock, as root with the container's capabilities) then share the
 namespace of the engine's host, and reach what listens on its loopback (a dockerd on
 127.0.0.1:2375 is root on that host), its raw sockets and, on a cloud VM, the metadata
 service without the NAT hop that AWS's IMDSv2 hop limit of 1 stops. Docker gates it for that
-reason: an engine may refuse it
-(daemon.json `builder.entitlements.network-host: false`); BuildKit says so before any step
-runs, and the build is sent again on the bridge. The classic builder and Podman have no such
-gate. A RUN's network is part of BuildKit's cache key: a build on the other network reruns
-every RUN once.
+reason: an engine may refuse it (daemon.json `builder.entitlements.network-host: false`);
+BuildKit says so before any step runs, and the build is sent again on the bridge. The classic
+builder and Podman have no such gate. A RUN's network is part of BuildKit's cache key: a build
+on the other network reruns every RUN once.
 """
 
 from __future__ import annotations

@@ -525,15 +525,22 @@ def test_build_expects_the_script_that_needs_an_extra_not_to_load(
     assert result.stdout.splitlines()[-1] == "check     console script script-needs-extra FAILED"
 
 
-def test_build_says_which_builder_and_why(
-    example_copy, fake_build: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    asked: dict[str, Any] = {}
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What `envforge build` asked engine.build_image for (the keyword arguments); the build
+    itself is not made."""
+    kwargs: dict[str, Any] = {}
     monkeypatch.setattr(
         engine,
         "build_image",
-        lambda client, root, tag, **kw: asked.update(kw) or engine.BuiltImage("sha256:1", tag, 1),
+        lambda client, root, tag, **kw: kwargs.update(kw) or engine.BuiltImage("sha256:1", tag, 1),
     )
+    return kwargs
+
+
+def test_build_says_which_builder_and_why(
+    example_copy, fake_build: dict[str, Any], asked: dict[str, Any]
+) -> None:
     cpu = example_copy("cpu-sklearn")
     result = CliRunner().invoke(app, ["build", str(cpu), "-t", "t:1", "--no-check"])
     assert result.exit_code == 0, result.output
@@ -564,14 +571,8 @@ def test_an_unknown_builder_is_an_input_error(example_copy, fake_build: dict[str
 
 
 def test_build_says_which_network_its_steps_share(
-    example_copy, fake_build: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    example_copy, fake_build: dict[str, Any], asked: dict[str, Any]
 ) -> None:
-    asked: dict[str, Any] = {}
-    monkeypatch.setattr(
-        engine,
-        "build_image",
-        lambda client, root, tag, **kw: asked.update(kw) or engine.BuiltImage("sha256:1", tag, 1),
-    )
     cpu = example_copy("cpu-sklearn")
     result = CliRunner().invoke(app, ["build", str(cpu), "-t", "t:1", "--no-check"])
     assert result.exit_code == 0, result.output
